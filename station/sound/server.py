@@ -1,0 +1,167 @@
+"""The pyo audio server: backend choice, a real-time-paced null backend, recording.
+
+Backends, in the order ``auto`` tries them:
+
+* ``jack``: when a JACK server is running (the low-latency path on a Pi);
+* ``portaudio``: when PortAudio has a default output device (or the named one);
+* ``null``: pyo's manual server advanced by a thread at real-time pace, so the station runs,
+  records and is tested on a machine with no sound card.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from station.config import AudioSection
+from station.errors import AudioError
+
+import pyo
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("jack", "portaudio", "null")
+
+
+def jack_server_running() -> bool:
+    """True when a JACK server answers (checked with a throwaway client, never started)."""
+    try:
+        import jack
+    except (ImportError, OSError):  # OSError: libjack itself is not installed
+        return False
+    try:
+        client = jack.Client("sensory-station-probe", no_start_server=True)
+    except jack.JackError:
+        return False
+    client.close()
+    return True
+
+
+def portaudio_output(device_name: str) -> int | None:
+    """PortAudio's index of the named output device (or the default one), None if absent."""
+    if not device_name:
+        default = int(pyo.pa_get_default_output())
+        return default if default >= 0 else None
+    names, indexes = pyo.pa_get_output_devices()
+    for name, index in zip(names, indexes, strict=False):
+        if device_name.lower() in str(name).lower():
+            return int(index)
+    return None
+
+
+def choose_backend(audio: AudioSection) -> str:
+    """The backend to use for `audio.backend` (``auto`` resolves to the first that works)."""
+    if audio.backend != "auto":
+        return audio.backend
+    if jack_server_running():
+        return "jack"
+    if portaudio_output(audio.output_device) is not None:
+        return "portaudio"
+    return "null"
+
+
+class AudioServer:
+    """One booted pyo server on the chosen backend.
+
+    Build instruments only after `start()`: pyo objects need a booted server.
+    """
+
+    def __init__(self, audio: AudioSection, *, jack_name: str = "sensory-station") -> None:
+        self.audio = audio
+        self.backend = choose_backend(audio)
+        self._jack_name = jack_name
+        self._pacer: threading.Thread | None = None
+        self._running = threading.Event()
+        self.blocks_processed = 0
+        self.server: Any = None
+
+    def start(self) -> None:
+        """Boot and start the server; raises AudioError naming the backend if it cannot."""
+        audio = self.audio
+        kind = {"jack": "jack", "portaudio": "portaudio", "null": "manual"}[self.backend]
+        options: dict[str, Any] = {}
+        if kind == "jack":
+            options["jackname"] = self._jack_name
+        server = pyo.Server(
+            sr=audio.sample_rate,
+            nchnls=audio.channels,
+            buffersize=audio.buffer_size,
+            duplex=0,
+            audio=kind,
+            **options,
+        )
+        server.deactivateMidi()
+        if kind == "portaudio":
+            device = portaudio_output(audio.output_device)
+            if device is None:
+                raise AudioError(
+                    f"audio.output_device: no PortAudio output matches {audio.output_device!r}; "
+                    "set audio.backend = \"null\" to run silently"
+                )
+            server.setOutputDevice(device)
+        server.boot()
+        if not server.getIsBooted():
+            raise AudioError(
+                f"audio backend {self.backend!r} did not start (see the lines above); "
+                "set audio.backend to another of: " + ", ".join(BACKENDS)
+            )
+        server.start()
+        self.server = server
+        self._running.set()
+        if kind == "manual":
+            self._pacer = threading.Thread(
+                target=self._pace_null_backend, name="null-audio", daemon=True
+            )
+            self._pacer.start()
+        log.info(
+            "audio: %s backend, %d Hz, %d-frame blocks, %d channels",
+            self.backend, audio.sample_rate, audio.buffer_size, audio.channels,
+        )
+
+    def _pace_null_backend(self) -> None:
+        """Advance the manual server one block per block period of wall-clock time."""
+        period = self.audio.buffer_size / self.audio.sample_rate
+        next_block = time.monotonic()
+        while self._running.is_set():
+            self.server.process()
+            self.blocks_processed += 1
+            next_block += period
+            delay = next_block - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.5:
+                # Far behind (the machine was suspended or starved): catch up by skipping,
+                # never by rendering a burst of blocks faster than real time.
+                next_block = time.monotonic()
+
+    @property
+    def healthy(self) -> bool:
+        """False once the server stopped or the null backend's pacing thread died."""
+        if self.server is None or not self._running.is_set():
+            return False
+        if self._pacer is not None:
+            return self._pacer.is_alive()
+        return bool(self.server.getIsStarted())
+
+    def start_recording(self, path: Path) -> None:
+        """Record everything the station plays to a 24-bit WAV file at `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.server.recordOptions(dur=-1, filename=str(path), fileformat=0, sampletype=1)
+        self.server.recstart()
+        log.info("recording to %s", path)
+
+    def stop_recording(self) -> None:
+        self.server.recstop()
+
+    def stop(self) -> None:
+        if self.server is None:
+            return
+        self._running.clear()
+        if self._pacer is not None:
+            self._pacer.join(timeout=2)
+        self.server.stop()
+        self.server.shutdown()
+        self.server = None
