@@ -32,6 +32,9 @@ def jack_server_running() -> bool:
         import jack
     except (ImportError, OSError):  # OSError: libjack itself is not installed
         return False
+    # libjack prints its failure to connect on stderr; an absent server is an answer here.
+    jack.set_error_function(lambda message: None)
+    jack.set_info_function(lambda message: None)
     try:
         client = jack.Client("sensory-station-probe", no_start_server=True)
     except jack.JackError:

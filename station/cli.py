@@ -1,0 +1,238 @@
+"""The `station` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import tomli_w
+
+from station import __version__
+from station.config import LoadedStation, check_files, effective_config, load_station
+from station.errors import ConfigError, StationError
+
+log = logging.getLogger("station")
+
+DEFAULT_CONFIG_PATHS = (Path("/etc/sensory-station/station.toml"), Path("config/station.toml"))
+
+
+def default_config() -> Path:
+    """``$STATION_CONFIG``, else /etc/sensory-station/station.toml, else ./config/station.toml."""
+    if os.environ.get("STATION_CONFIG"):
+        return Path(os.environ["STATION_CONFIG"])
+    for path in DEFAULT_CONFIG_PATHS:
+        if path.exists():
+            return path
+    return DEFAULT_CONFIG_PATHS[-1]
+
+
+def setup_logging(component: str, verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format=f"%(asctime)s {component}: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="PATH",
+        help="station file (default: $STATION_CONFIG, /etc/sensory-station/station.toml, "
+        "or ./config/station.toml)",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+        help="override one setting of the station file (repeatable), e.g. --set mqtt.port=1884",
+    )
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--simulate", action="store_true",
+        help="mock GPIO: play with the keyboard (terminal) or 'press NAME' lines (pipe)",
+    )
+    parser.add_argument(
+        "--record", type=Path, metavar="FILE.wav", help="record everything played to a WAV file"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="station",
+        description="Sensory Music Station: adaptive switches in, music out, engagement data "
+        "over MQTT.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run the station: engine and telemetry agent, supervised",
+        description="Start the engine and the telemetry agent as separate processes (and the "
+        "embedded MQTT broker when the config names none); restart any that crashes; "
+        "Ctrl-C or SIGTERM stops them all.",
+    )
+    _add_config_options(run)
+    _add_engine_options(run)
+
+    demo = commands.add_parser(
+        "demo", help="a self-contained demo with simulated switches",
+        description="With a terminal: play with the keyboard and watch the per-input counts "
+        "that come back from the broker. Without one: a scripted session of simulated "
+        "presses, recorded to a WAV file, then the counts received over MQTT.",
+    )
+    _add_config_options(demo)
+    demo.add_argument("--seconds", type=float, default=20.0,
+                      help="length of the scripted session, seconds (default 20)")
+    demo.add_argument("--record", type=Path, default=Path("demo.wav"), metavar="FILE.wav",
+                      help="where the scripted session is recorded (default demo.wav)")
+
+    engine = commands.add_parser(
+        "engine", help="run only the engine process (inputs and sound)",
+        description="Inputs and sound only; events go to the local event log. Normally "
+        "started by 'station run' or systemd.",
+    )
+    _add_config_options(engine)
+    _add_engine_options(engine)
+
+    agent = commands.add_parser(
+        "agent", help="run only the telemetry agent (event log to MQTT)",
+        description="Delivers the event log to the MQTT broker. Normally started by "
+        "'station run' or systemd.",
+    )
+    _add_config_options(agent)
+
+    broker = commands.add_parser(
+        "broker", help="run only the embedded MQTT broker (localhost)",
+        description="An MQTT broker on 127.0.0.1 at mqtt.port, for stations whose config "
+        "names no broker.",
+    )
+    _add_config_options(broker)
+
+    config = commands.add_parser("config", help="check or show configuration files",
+                                 description="Check or show configuration files.")
+    config_commands = config.add_subparsers(dest="config_command", required=True,
+                                            metavar="ACTION")
+    check = config_commands.add_parser(
+        "check", help="check station, sound-set and client files",
+        description="Check each file (a station file also checks the sound sets and clients "
+        "it uses). Prints every problem as 'file: section.key: message'; exit status 1 if any.",
+    )
+    check.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    show = config_commands.add_parser(
+        "show", help="print the effective station config (secrets masked)",
+        description="Print the station config with every default filled in; passwords print "
+        "as ********.",
+    )
+    _add_config_options(show)
+    return parser
+
+
+def _load(arguments: argparse.Namespace) -> LoadedStation:
+    return load_station(arguments.config or default_config(), arguments.overrides)
+
+
+def _stop_on_signals(stop: object) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())  # type: ignore[attr-defined]
+
+
+def _run_engine(arguments: argparse.Namespace) -> int:
+    from station.engine import Engine
+
+    engine = Engine(_load(arguments), simulate=arguments.simulate, record=arguments.record)
+    _stop_on_signals(engine.stopping)
+    return engine.run()
+
+
+def _run_agent(arguments: argparse.Namespace) -> int:
+    from station.telemetry.agent import TelemetryAgent
+
+    agent = TelemetryAgent(_load(arguments))
+    _stop_on_signals(agent.stopping)
+    return agent.run()
+
+
+def _run_broker(arguments: argparse.Namespace) -> int:
+    from station.telemetry.broker import run_broker
+
+    return run_broker(_load(arguments).config.mqtt.port)
+
+
+def _run_station(arguments: argparse.Namespace) -> int:
+    from station.supervisor import Supervisor, station_children
+
+    station = _load(arguments)
+    supervisor = Supervisor(
+        station_children(station, arguments.config or default_config(), arguments.overrides,
+                         simulate=arguments.simulate, record=arguments.record)
+    )
+    supervisor.start()
+    supervisor.run_until_stopped()
+    return 0
+
+
+def _run_demo(arguments: argparse.Namespace) -> int:
+    from station.demo import run_demo
+
+    return run_demo(
+        arguments.config or default_config(), arguments.overrides, arguments.seconds,
+        arguments.record,
+    )
+
+
+def _config_check(arguments: argparse.Namespace) -> int:
+    problems = check_files(arguments.paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"station: {len(problems)} problem(s); fix them and check again", file=sys.stderr)
+        return 1
+    print(f"ok: {', '.join(str(path) for path in arguments.paths)}")
+    return 0
+
+
+def _config_show(arguments: argparse.Namespace) -> int:
+    station = _load(arguments)
+    print(f"# effective config of {station.path}")
+    print(tomli_w.dumps(effective_config(station)), end="")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    component = arguments.command if arguments.command != "config" else "station"
+    setup_logging(component, arguments.verbose)
+    handlers = {
+        "run": _run_station,
+        "demo": _run_demo,
+        "engine": _run_engine,
+        "agent": _run_agent,
+        "broker": _run_broker,
+    }
+    try:
+        if arguments.command == "config":
+            if arguments.config_command == "check":
+                return _config_check(arguments)
+            return _config_show(arguments)
+        return handlers[arguments.command](arguments)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print("station: the configuration has problems (above); fix them and run again",
+              file=sys.stderr)
+        return 1
+    except StationError as error:
+        print(f"station: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Inputs: gpiozero switches, the access filter, pin factories and simulation."""

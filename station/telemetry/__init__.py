@@ -1,0 +1,1 @@
+"""Telemetry: the durable event log, the MQTT agent, the topic contract, the embedded broker."""

@@ -1,0 +1,283 @@
+"""The durable local event log: the engine appends, the telemetry agent reads.
+
+The engine hands each event to `EventRecorder.record()` (a queue put, nothing more), and a
+writer thread appends batches to SQLite in WAL mode with ``synchronous=FULL``: once a batch is
+committed it survives a crash or a power cut. The telemetry agent reads the same file with
+`EventReader` and keeps its own delivery cursor (see `DeliveryCursor`), so the two processes
+never write the same database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = "events.sqlite3"
+CURSOR_FILE = "delivery.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    session TEXT NOT NULL,
+    client TEXT NOT NULL,
+    sound_set TEXT NOT NULL,
+    input TEXT,
+    reason TEXT,
+    t_wall REAL NOT NULL,
+    t_mono REAL NOT NULL,
+    hold_ms REAL,
+    detail TEXT
+)
+"""
+
+# Event types.
+PRESS = "press"
+RELEASE = "release"
+REJECTED = "rejected"
+SESSION_START = "session_start"
+SESSION_END = "session_end"
+
+_CONTEXT = "context"
+_STOP = "stop"
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    return connection
+
+
+@dataclass(frozen=True)
+class Event:
+    """One recorded interaction or station event, as stored and as published."""
+
+    seq: int
+    id: str
+    type: str
+    session: str
+    client: str
+    sound_set: str
+    input: str | None
+    reason: str | None
+    t_wall: float
+    t_mono: float
+    hold_ms: float | None
+    detail: dict[str, Any] | None
+
+    def as_message(self, station: str, site: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "id": self.id,
+            "seq": self.seq,
+            "type": self.type,
+            "station": station,
+            "site": site,
+            "session": self.session,
+            "client": self.client,
+            "sound_set": self.sound_set,
+            "t_wall": self.t_wall,
+            "t_mono": self.t_mono,
+        }
+        for key in ("input", "reason", "hold_ms", "detail"):
+            value = getattr(self, key)
+            if value is not None:
+                message[key] = value
+        return message
+
+
+class EventRecorder:
+    """The engine's side: `record()` queues an event; a writer thread makes it durable."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / EVENTS_FILE
+        self._connection = _connect(self.path)
+        self._connection.execute(SCHEMA)
+        self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._session = ""
+        self._client = ""
+        self._sound_set = ""
+        self.failed: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_loop, name="event-writer", daemon=True)
+        self._writer.start()
+
+    def record(
+        self,
+        kind: str,
+        input_name: str | None = None,
+        reason: str | None = None,
+        t_mono: float | None = None,
+        hold_ms: float | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue one event (non-blocking). `t_mono` is the edge's monotonic time, seconds."""
+        self._queue.put(
+            (
+                kind,
+                input_name,
+                reason,
+                time.monotonic() if t_mono is None else t_mono,
+                time.time(),
+                hold_ms,
+                detail,
+            )
+        )
+
+    def set_context(self, session: str, client: str, sound_set: str) -> None:
+        """Events queued after this call belong to this session, client and sound set."""
+        self._queue.put((_CONTEXT, session, client, sound_set))
+
+    def start_session(self, client: str, sound_set: str, detail: dict[str, Any]) -> str:
+        session = uuid.uuid4().hex[:12]
+        self.set_context(session, client, sound_set)
+        self.record(SESSION_START, detail=detail)
+        return session
+
+    @property
+    def healthy(self) -> bool:
+        return self._writer.is_alive() and self.failed is None
+
+    def close(self) -> None:
+        """Write everything still queued, then stop the writer."""
+        self._queue.put((_STOP,))
+        self._writer.join(timeout=10)
+        self._connection.close()
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                batch = [self._queue.get()]
+                while len(batch) < 512:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if not self._write(batch):
+                    return
+        except BaseException as error:  # a dead writer must be visible to the watchdog
+            self.failed = error
+            log.exception("event log writer stopped; events are no longer recorded")
+
+    def _write(self, batch: list[tuple[Any, ...]]) -> bool:
+        rows = []
+        keep_going = True
+        for item in batch:
+            if item[0] == _CONTEXT:
+                _, self._session, self._client, self._sound_set = item
+                continue
+            if item[0] == _STOP:
+                keep_going = False
+                continue
+            kind, input_name, reason, t_mono, t_wall, hold_ms, detail = item
+            rows.append(
+                (
+                    uuid.uuid4().hex,
+                    kind,
+                    self._session,
+                    self._client,
+                    self._sound_set,
+                    input_name,
+                    reason,
+                    t_wall,
+                    t_mono,
+                    hold_ms,
+                    None if detail is None else json.dumps(detail, sort_keys=True),
+                )
+            )
+        if rows:
+            with self._connection:
+                self._connection.execute("BEGIN")
+                self._connection.executemany(
+                    "INSERT INTO events (id, type, session, client, sound_set, input, reason,"
+                    " t_wall, t_mono, hold_ms, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+        return keep_going
+
+
+class EventReader:
+    """The agent's side: reads events after a sequence number, oldest first."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._connection = _connect(data_dir / EVENTS_FILE)
+        # The agent may start before the engine has ever run.
+        self._connection.execute(SCHEMA)
+
+    def after(self, seq: int, limit: int = 200) -> list[Event]:
+        rows = self._connection.execute(
+            "SELECT seq, id, type, session, client, sound_set, input, reason, t_wall, t_mono,"
+            " hold_ms, detail FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [Event(*row[:-1], None if row[-1] is None else json.loads(row[-1])) for row in rows]
+
+    def latest_session(self) -> tuple[str, int] | None:
+        """(session id, seq of its start event) of the newest session, if any."""
+        row = self._connection.execute(
+            "SELECT session, seq FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1",
+            (SESSION_START,),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def press_counts(self, session: str, up_to_seq: int) -> dict[str, int]:
+        """Accepted presses per input in `session`, counting events up to `up_to_seq`."""
+        rows = self._connection.execute(
+            "SELECT input, COUNT(*) FROM events WHERE session = ? AND type = ? AND seq <= ?"
+            " GROUP BY input",
+            (session, PRESS, up_to_seq),
+        ).fetchall()
+        return {name: count for name, count in rows}
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class DeliveryCursor:
+    """The highest event sequence number the broker has acknowledged, kept durably."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._connection = _connect(data_dir / CURSOR_FILE)
+        self._connection.execute(
+            "CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER)"
+        )
+        row = self._connection.execute("SELECT seq FROM cursor WHERE id = 0").fetchone()
+        self.seq: int = 0 if row is None else int(row[0])
+
+    def advance(self, seq: int) -> None:
+        if seq <= self.seq:
+            return
+        self._connection.execute(
+            "INSERT INTO cursor (id, seq) VALUES (0, ?) ON CONFLICT(id) DO UPDATE SET seq = ?",
+            (seq, seq),
+        )
+        self.seq = seq
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def iterate_all(data_dir: Path) -> Iterator[Event]:
+    """Every recorded event, oldest first (for exports and tests)."""
+    reader = EventReader(data_dir)
+    try:
+        seq = 0
+        while batch := reader.after(seq, 1000):
+            yield from batch
+            seq = batch[-1].seq
+    finally:
+        reader.close()

@@ -1,0 +1,42 @@
+"""The MQTT topic contract: every topic the station publishes, in one place.
+
+All topics live under ``<topic_root>/<site>/<station>/`` (``topic_root`` defaults to
+``sensory/v1``; the version is part of the root so a changed contract gets a new root).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Topics:
+    root: str
+    site: str
+    station: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.root}/{self.site}/{self.station}"
+
+    @property
+    def status(self) -> str:
+        """Retained ``online`` / ``offline`` (the agent's last will), QoS 1."""
+        return f"{self.base}/status"
+
+    @property
+    def events(self) -> str:
+        """Every recorded event as JSON, QoS 1, not retained; ``id`` is unique per event."""
+        return f"{self.base}/events"
+
+    @property
+    def counts(self) -> str:
+        """Retained JSON: accepted presses per input in the current session."""
+        return f"{self.base}/session/counts"
+
+    def input_presses(self, name: str) -> str:
+        """Retained plain integer: accepted presses of one input in the current session."""
+        return f"{self.base}/inputs/{name}/presses"

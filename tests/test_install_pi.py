@@ -1,0 +1,247 @@
+"""scripts/install-pi.sh, exercised through --dry-run so that nothing is changed."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-pi.sh"
+SYSTEMD_DIR = REPO_ROOT / "systemd"
+CONFIG_DIR = REPO_ROOT / "config"
+UNITS_TO_ENABLE = {
+    "sensory-station.target",
+    "sensory-station-engine.service",
+    "sensory-station-telemetry.service",
+}
+
+
+def run_installer(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(INSTALL_SCRIPT), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def dry_run_into(root: Path) -> subprocess.CompletedProcess[str]:
+    return run_installer(
+        "--dry-run",
+        "--prefix",
+        str(root / "opt"),
+        "--config-dir",
+        str(root / "etc"),
+        "--unit-dir",
+        str(root / "units"),
+    )
+
+
+def planned_commands(output: str) -> list[list[str]]:
+    """The commands a dry run says it would run, split into words."""
+    return [
+        shlex.split(line.removeprefix("would: "))
+        for line in output.splitlines()
+        if line.startswith("would: ")
+    ]
+
+
+def announced_settings(output: str) -> dict[str, str]:
+    """The name=value lines the script prints first (prefix, config-dir, ...)."""
+    settings = {}
+    for line in output.splitlines():
+        name, separator, value = line.partition("=")
+        if separator and name in {"prefix", "config-dir", "unit-dir", "source"}:
+            settings[name] = value
+    return settings
+
+
+def unit_files_in_repo() -> set[str]:
+    return {p.name for p in [*SYSTEMD_DIR.glob("*.service"), *SYSTEMD_DIR.glob("*.target")]}
+
+
+def installs_into(commands: list[list[str]], directory: Path) -> set[str]:
+    """Names of the files `install SRC DEST` commands would put into directory."""
+    return {
+        Path(command[-1]).name
+        for command in commands
+        if command[0] == "install" and "-d" not in command and Path(command[-1]).parent == directory
+    }
+
+
+def enabled_units(commands: list[list[str]]) -> set[str]:
+    return {
+        unit
+        for command in commands
+        if command[:2] == ["systemctl", "enable"]
+        for unit in command[2:]
+    }
+
+
+def test_script_parses() -> None:
+    result = subprocess.run(
+        ["bash", "-n", str(INSTALL_SCRIPT)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_shellcheck_finds_nothing() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (Debian package shellcheck)")
+    result = subprocess.run(
+        [shellcheck, str(INSTALL_SCRIPT)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_dry_run_succeeds_and_creates_nothing(tmp_path: Path) -> None:
+    result = dry_run_into(tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert "Dry run: nothing was changed." in result.stdout
+
+
+def test_dry_run_prints_only_planned_actions(tmp_path: Path) -> None:
+    result = dry_run_into(tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "running: " not in result.stdout
+    assert planned_commands(result.stdout), "a fresh install plans no actions"
+
+
+def test_dry_run_would_install_every_unit_file(tmp_path: Path) -> None:
+    result = dry_run_into(tmp_path)
+    commands = planned_commands(result.stdout)
+
+    assert installs_into(commands, tmp_path / "units") == unit_files_in_repo()
+    assert ["systemctl", "daemon-reload"] in commands
+
+
+def test_dry_run_would_enable_the_target_and_both_services(tmp_path: Path) -> None:
+    commands = planned_commands(dry_run_into(tmp_path).stdout)
+
+    assert enabled_units(commands) == UNITS_TO_ENABLE
+
+
+def test_dry_run_would_build_a_venv_that_sees_debian_packages(tmp_path: Path) -> None:
+    commands = planned_commands(dry_run_into(tmp_path).stdout)
+    venv = str(tmp_path / "opt" / "venv")
+
+    assert ["python3", "-m", "venv", "--system-site-packages", venv] in commands
+    pip_installs = [c for c in commands if c[0] == f"{venv}/bin/pip" and c[1] == "install"]
+    assert len(pip_installs) == 1
+    assert pip_installs[0][-1] == f"{REPO_ROOT}[pi]"
+
+
+def test_dry_run_would_copy_the_example_config(tmp_path: Path) -> None:
+    commands = planned_commands(dry_run_into(tmp_path).stdout)
+    config_dir = tmp_path / "etc"
+
+    expected_files = {p.name for p in CONFIG_DIR.glob("*.toml")}
+    assert installs_into(commands, config_dir) == expected_files
+    copied_dirs = {Path(c[-1]).name for c in commands if c[:2] == ["cp", "-R"]}
+    assert copied_dirs == {d for d in ("sound-sets", "clients") if (CONFIG_DIR / d).is_dir()}
+    data_dir_edits = [c for c in commands if c[0] == "sed"]
+    assert [c[-1] for c in data_dir_edits] == [str(config_dir / "station.toml")]
+    assert '"/var/lib/sensory-station"' in data_dir_edits[0][-2]
+
+
+def test_data_dir_edit_rewrites_the_example_station_file(tmp_path: Path) -> None:
+    """Runs the exact sed the dry run prints on a copy of config/station.toml."""
+    commands = planned_commands(dry_run_into(tmp_path / "plan").stdout)
+    [sed_command] = [c for c in commands if c[0] == "sed"]
+    station_file = tmp_path / "station.toml"
+    shutil.copy(CONFIG_DIR / "station.toml", station_file)
+
+    subprocess.run([*sed_command[:-1], str(station_file)], check=True, timeout=10)
+
+    original = (CONFIG_DIR / "station.toml").read_text(encoding="utf-8").splitlines()
+    edited = station_file.read_text(encoding="utf-8").splitlines()
+    changed = [(old, new) for old, new in zip(original, edited, strict=True) if old != new]
+    assert len(changed) == 1
+    assert changed[0][1].startswith('data_dir = "/var/lib/sensory-station"')
+
+
+def test_second_run_leaves_installed_units_and_config_alone(tmp_path: Path) -> None:
+    units = tmp_path / "units"
+    wants = units / "multi-user.target.wants"
+    wants.mkdir(parents=True)
+    for name in unit_files_in_repo():
+        shutil.copy(SYSTEMD_DIR / name, units / name)
+    for name in UNITS_TO_ENABLE:
+        (wants / name).symlink_to(units / name)
+    config_dir = tmp_path / "etc"
+    config_dir.mkdir()
+    (config_dir / "station.toml").write_text("# edited by the therapist\n", encoding="utf-8")
+    for name in ("sound-sets", "clients"):
+        (config_dir / name).mkdir()
+
+    result = dry_run_into(tmp_path)
+    commands = planned_commands(result.stdout)
+
+    assert result.returncode == 0, result.stderr
+    touching_ours = [c for c in commands if any(str(units) in w or str(config_dir) in w for w in c)]
+    assert touching_ours == []
+    assert ["systemctl", "daemon-reload"] not in commands
+    assert enabled_units(commands) == set()
+
+
+def test_changed_unit_file_would_be_reinstalled(tmp_path: Path) -> None:
+    units = tmp_path / "units"
+    units.mkdir()
+    for name in unit_files_in_repo():
+        shutil.copy(SYSTEMD_DIR / name, units / name)
+    stale = units / "sensory-station-engine.service"
+    stale.write_text(stale.read_text(encoding="utf-8") + "# older version\n", encoding="utf-8")
+
+    commands = planned_commands(dry_run_into(tmp_path).stdout)
+
+    assert installs_into(commands, units) == {"sensory-station-engine.service"}
+    assert ["systemctl", "daemon-reload"] in commands
+
+
+def test_units_run_what_the_installer_installs() -> None:
+    """ExecStart in the units must match the script's default prefix and config dir."""
+    # A dry run with the defaults only reads the system, and prints the defaults first.
+    result = run_installer("--dry-run")
+    assert result.returncode == 0, result.stderr
+    settings = announced_settings(result.stdout)
+    station = f"{settings['prefix']}/venv/bin/station"
+    config = f"{settings['config-dir']}/station.toml"
+    assert (station, config) == (
+        "/opt/sensory-station/venv/bin/station",
+        "/etc/sensory-station/station.toml",
+    )
+
+    for unit in SYSTEMD_DIR.glob("*.service"):
+        exec_lines = [
+            line.removeprefix("ExecStart=").split()
+            for line in unit.read_text(encoding="utf-8").splitlines()
+            if line.startswith("ExecStart=")
+        ]
+        assert len(exec_lines) == 1, unit.name
+        [exec_start] = exec_lines
+        assert exec_start[0] == station, unit.name
+        assert exec_start[-2:] == ["--config", config], unit.name
+
+
+def test_unknown_option_is_refused_with_a_hint(tmp_path: Path) -> None:
+    result = run_installer("--dry-run", "--prefx", str(tmp_path))
+
+    assert result.returncode == 1
+    assert "unknown option '--prefx'; see --help" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_option_without_value_is_refused(tmp_path: Path) -> None:
+    result = run_installer("--dry-run", "--unit-dir")
+
+    assert result.returncode == 1
+    assert "--unit-dir needs a directory argument" in result.stderr
