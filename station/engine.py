@@ -66,7 +66,12 @@ class Engine:
         factory, factory_name = make_pin_factory(config.gpio.pin_factory, self.simulate_requested)
         self.audio = AudioServer(config.audio, jack_name=f"sensory-station-{config.station.id}")
         self.audio.start()
-        self.sound = SoundEngine(config.audio.channels, self.station.sound_set, self.station.client)
+        self.sound = SoundEngine(
+            config.audio.channels,
+            self.station.sound_set,
+            self.station.client,
+            sample_rate=config.audio.sample_rate,
+        )
         self.recorder = EventRecorder(self.station.data_dir)
         if self.record_path is not None:
             self.audio.start_recording(self.record_path)

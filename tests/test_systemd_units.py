@@ -463,8 +463,8 @@ def test_broker_refuses_anonymous_clients(connect: ConnectAs) -> None:
 @needs_mosquitto
 def test_station_may_publish_only_under_its_own_id(connect: ConnectAs) -> None:
     room_1 = connect("room-1")
-    assert room_1.publish("sensory/v1/events/room-1/press", b"{}").is_failure is False
-    denied = room_1.publish("sensory/v1/events/room-2/press", b"{}")
+    assert room_1.publish("sensory/v1/demo-site/room-1/events", b"{}").is_failure is False
+    denied = room_1.publish("sensory/v1/demo-site/room-2/events", b"{}")
     assert denied.getName() == "Not authorized"
 
 
@@ -476,10 +476,12 @@ def test_station_reads_only_its_own_commands(connect: ConnectAs) -> None:
 
     # Published in this order on one connection, so if room-2's command reached
     # room-1 it would arrive first.
-    assert dashboard.publish("sensory/v1/station/room-2/cmd/volume", b"room-2").is_failure is False
-    assert dashboard.publish("sensory/v1/station/room-1/cmd/volume", b"room-1").is_failure is False
+    other_room_command = "sensory/v1/demo-site/room-2/cmd/volume"
+    own_command = "sensory/v1/demo-site/room-1/cmd/volume"
+    assert dashboard.publish(other_room_command, b"room-2").is_failure is False
+    assert dashboard.publish(own_command, b"room-1").is_failure is False
 
-    assert room_1.next_message() == ("sensory/v1/station/room-1/cmd/volume", b"room-1")
+    assert room_1.next_message() == (own_command, b"room-1")
 
 
 @needs_mosquitto
@@ -488,13 +490,13 @@ def test_dashboard_reads_every_station(connect: ConnectAs) -> None:
     dashboard.subscribe("sensory/v1/#")
     room_2 = connect("room-2")
 
-    assert room_2.publish("sensory/v1/events/room-2/press", b"press").is_failure is False
+    assert room_2.publish("sensory/v1/demo-site/room-2/events", b"press").is_failure is False
 
-    assert dashboard.next_message() == ("sensory/v1/events/room-2/press", b"press")
+    assert dashboard.next_message() == ("sensory/v1/demo-site/room-2/events", b"press")
 
 
 @needs_mosquitto
 def test_dashboard_may_not_publish_station_data(connect: ConnectAs) -> None:
     dashboard = connect("dashboard")
-    denied = dashboard.publish("sensory/v1/events/room-1/press", b"forged")
+    denied = dashboard.publish("sensory/v1/demo-site/room-1/events", b"forged")
     assert denied.getName() == "Not authorized"

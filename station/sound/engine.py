@@ -29,7 +29,9 @@ class SafetyChain:
     not even the limiter's attack can overshoot it. A fade runs at start and stop.
     """
 
-    def __init__(self, source: object, channels: int, ceiling_dbfs: float) -> None:
+    def __init__(
+        self, source: object, channels: int, ceiling_dbfs: float, sample_rate: int
+    ) -> None:
         self.fade = pyo.SigTo(0.0, time=FADE_SECONDS)
         self.gain = pyo.SigTo(dbfs_to_amplitude(ceiling_dbfs), time=0.05)
         self.limiter = pyo.Compress(
@@ -38,8 +40,9 @@ class SafetyChain:
             ratio=20,
             risetime=0.001,
             falltime=0.15,
-            # pyo's default 5 ms look-ahead would delay every note by 5 ms.
-            lookahead=0.0,
+            # pyo's default 5 ms look-ahead would delay every note by 5 ms, and a look-ahead
+            # under one sample is taken as 25 ms: two samples is the least there is.
+            lookahead=2000.0 / sample_rate,
             knee=0.3,
         )
         ceiling = dbfs_to_amplitude(ceiling_dbfs)
@@ -76,11 +79,19 @@ class SoundEngine:
     """Turns slot presses and releases into notes; built once after the server has started."""
 
     def __init__(
-        self, channels: int, sound_set: SoundSet, client: ClientProfile, polyphony: int = 8
+        self,
+        channels: int,
+        sound_set: SoundSet,
+        client: ClientProfile,
+        *,
+        sample_rate: int = 48000,
+        polyphony: int = 8,
     ) -> None:
         self.instruments = {name: cls(polyphony) for name, cls in INSTRUMENTS.items()}
         self._mix = pyo.Mix([i.output for i in self.instruments.values()], voices=1)
-        self.safety = SafetyChain(self._mix, channels, client.client.volume_ceiling_dbfs)
+        self.safety = SafetyChain(
+            self._mix, channels, client.client.volume_ceiling_dbfs, sample_rate
+        )
         self._slots: list[SlotSound] = []
         # slot → (instrument, voice, the voice's start stamp): a voice stolen by a newer note
         # is not this slot's to release.

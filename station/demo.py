@@ -1,0 +1,158 @@
+"""`station demo`: the whole station with simulated switches and its own broker and data.
+
+With a terminal the keyboard plays and the per-input counts that come back over MQTT are shown
+as they change. Without one, a scripted session presses the switches for a set time, records
+it to a WAV file and prints the counts the broker delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from station.config import LoadedStation, load_station
+from station.supervisor import Supervisor, station_children
+from station.telemetry.topics import Topics
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_SECONDS = 30.0
+DELIVERY_TIMEOUT_SECONDS = 15.0
+# The scripted session: one press every PRESS_INTERVAL seconds, held for HOLD seconds,
+# walking up and down the inputs like a client exploring the switches.
+PRESS_INTERVAL = 0.6
+HOLD = 0.25
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class CountsWatcher:
+    """Subscribes to the station's session start and per-input counts over MQTT."""
+
+    def __init__(self, station: LoadedStation, on_change: Any = None) -> None:
+        config = station.config
+        self.topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
+        self.counts: dict[str, int] = {}
+        self.session_started = threading.Event()
+        self.changed = threading.Condition()
+        self._on_change = on_change
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sensory-station-demo")
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.connect_async(config.mqtt.host or "127.0.0.1", config.mqtt.port)
+        self.client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        client.subscribe([(self.topics.events, 1), (self.topics.counts, 1)])
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        payload = json.loads(message.payload)
+        if message.topic == self.topics.events:
+            if payload.get("type") == "session_start":
+                self.session_started.set()
+            return
+        with self.changed:
+            self.counts = dict(payload.get("counts", {}))
+            self.changed.notify_all()
+        if self._on_change is not None:
+            self._on_change(self.counts)
+
+    def wait_for_total(self, total: int, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: sum(self.counts.values()) >= total, timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _script(inputs: list[str], seconds: float) -> list[tuple[float, str, str]]:
+    """(time, 'press'/'release', input) for a session of `seconds`."""
+    order = inputs + inputs[-2:0:-1]
+    steps = []
+    at = 0.0
+    index = 0
+    while at + HOLD < seconds:
+        name = order[index % len(order)]
+        steps += [(at, "press", name), (at + HOLD, "release", name)]
+        at += PRESS_INTERVAL
+        index += 1
+    return steps
+
+
+def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Path) -> int:
+    scripted = not sys.stdin.isatty()
+    with tempfile.TemporaryDirectory(prefix="station-demo-") as data_dir:
+        overrides = [*overrides, f'station.data_dir="{data_dir}"']
+        station = load_station(config_path, overrides)
+        if not station.config.mqtt.host:
+            overrides.append(f"mqtt.port={free_port()}")
+            station = load_station(config_path, overrides)
+        children = station_children(
+            station, config_path, overrides, simulate=True,
+            record=record if scripted else None,
+            engine_stdin=subprocess.PIPE if scripted else None,
+        )
+        supervisor = Supervisor(children)
+        supervisor.start()
+        show = None if scripted else (lambda counts: print(_format(counts), flush=True))
+        watcher = CountsWatcher(station, show)
+        try:
+            if not watcher.session_started.wait(READY_TIMEOUT_SECONDS):
+                print("demo: the station did not start within 30 s (see the log above)",
+                      file=sys.stderr)
+                return 1
+            if not scripted:
+                print("demo: play with the keys above; Ctrl-C ends the demo", flush=True)
+                supervisor.run_until_stopped()
+                return 0
+            engine = next(child for child in children if child.name == "engine")
+            sent = _play_script(engine.stdin_pipe, list(station.config.inputs), seconds,
+                                supervisor)
+            delivered = watcher.wait_for_total(sum(sent.values()), DELIVERY_TIMEOUT_SECONDS)
+            print(f"demo: recorded {record}")
+            print(f"demo: counts received over MQTT: {_format(watcher.counts)}")
+            if not delivered:
+                print(f"demo: expected {_format(sent)}; some presses did not arrive",
+                      file=sys.stderr)
+                return 1
+            return 0
+        finally:
+            watcher.close()
+            supervisor.stop()
+
+
+def _play_script(
+    pipe: Any, inputs: list[Any], seconds: float, supervisor: Supervisor
+) -> dict[str, int]:
+    names = [item.name for item in inputs]
+    sent: dict[str, int] = {}
+    start = time.monotonic()
+    for at, action, name in _script(names, seconds):
+        delay = start + at - time.monotonic()
+        if delay > 0 and supervisor.stopping.wait(delay):
+            break
+        pipe.write(f"{action} {name}\n")
+        pipe.flush()
+        if action == "press":
+            sent[name] = sent.get(name, 0) + 1
+    return sent
+
+
+def _format(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none yet"
