@@ -192,7 +192,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
         try:
             value = tomllib.loads(f"value = {text}")["value"]
         except tomllib.TOMLDecodeError:
-            value = text
+            value = text.strip()
         section = raw.setdefault(parts[0], {})
         if not isinstance(section, dict):
             raise ConfigError([f"--set {override!r}: '{parts[0]}' is not a table"])
@@ -378,6 +378,17 @@ def _load_folder(
     return found
 
 
+def _folder_setting(raw: Mapping[str, Any], key: str) -> str:
+    """A folder named in the raw ``[station]`` table, or its default if absent or not a string.
+
+    Read from the raw table so that the sound sets and clients are still checked (and all
+    problems reported at once) when the station file itself fails validation.
+    """
+    table = raw.get("station")
+    value = table.get(key) if isinstance(table, dict) else None
+    return value if isinstance(value, str) else str(StationSection.model_fields[key].default)
+
+
 def load_station(path: Path | str, overrides: Sequence[str] = ()) -> LoadedStation:
     """Read and check a station file and all the sound sets and clients it can use.
 
@@ -390,32 +401,40 @@ def load_station(path: Path | str, overrides: Sequence[str] = ()) -> LoadedStati
         raise ConfigError(problems)
     raw = apply_overrides(raw, overrides)
     config = _validate(path, StationConfig, raw, problems)
-    if config is None:
-        raise ConfigError(problems)
-    _check_inputs(path, config, problems)
+    if config is not None:
+        _check_inputs(path, config, problems)
     base = path.parent
+    before = len(problems)
     sound_sets: dict[str, SoundSet] = _load_folder(
-        (base / config.station.sound_sets_dir).resolve(),
+        (base / _folder_setting(raw, "sound_sets_dir")).resolve(),
         check_sound_set,
         lambda s: s.sound_set.name,
         problems,
     )
+    sound_sets_clean = len(problems) == before
+    before = len(problems)
     clients: dict[str, ClientProfile] = _load_folder(
-        (base / config.station.clients_dir).resolve(),
+        (base / _folder_setting(raw, "clients_dir")).resolve(),
         check_client,
         lambda c: c.client.pseudonym,
         problems,
     )
-    if sound_sets and config.station.sound_set not in sound_sets:
+    clients_clean = len(problems) == before
+    if config is None:
+        raise ConfigError(problems)
+    # When a folder has problems, the name the station asks for may be in one of its broken
+    # files: saying it does not exist would send staff looking for the wrong thing.
+    if sound_sets_clean and config.station.sound_set not in sound_sets:
         problems.append(
             f"{path}: station.sound_set: no sound set {config.station.sound_set!r} in "
-            f"{config.station.sound_sets_dir}; available: {', '.join(sorted(sound_sets))}"
+            f"{config.station.sound_sets_dir}; available: "
+            f"{', '.join(sorted(sound_sets)) or 'none'}"
             f"{_suggestion(config.station.sound_set, sound_sets)}"
         )
-    if clients and config.station.client not in clients:
+    if clients_clean and config.station.client not in clients:
         problems.append(
             f"{path}: station.client: no client profile {config.station.client!r} in "
-            f"{config.station.clients_dir}; available: {', '.join(sorted(clients))}"
+            f"{config.station.clients_dir}; available: {', '.join(sorted(clients)) or 'none'}"
         )
     if problems:
         raise ConfigError(problems)

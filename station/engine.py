@@ -7,6 +7,7 @@ and everything else slow lives in the telemetry agent's process (docs/architectu
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -84,6 +85,7 @@ class Engine:
                 "audio_backend": self.audio.backend,
                 "pin_factory": factory_name,
                 "recording": self.record_path is not None,
+                "pid": os.getpid(),
             },
         )
         self.board = SwitchBoard(

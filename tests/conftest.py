@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import socket
@@ -69,7 +70,12 @@ class Mosquitto:
         self.port = free_port()
         self.config = folder / "mosquitto.conf"
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            # Run as whoever runs the tests: as root, mosquitto would otherwise switch to its
+            # own user, which cannot write the test's folder.
+            f"user {getpass.getuser()}\n"
+            # Persistent sessions survive a broker restart, as on a production broker.
+            f"persistence true\npersistence_location {folder}/\n"
             f"log_dest file {folder / 'mosquitto.log'}\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
@@ -109,11 +115,15 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 class Subscriber:
     """A paho client that collects messages and lets a test wait for the one it expects."""
 
-    def __init__(self, port: int, topics: list[str]) -> None:
+    def __init__(self, port: int, topics: list[str], client_id: str = "") -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._arrived = threading.Condition()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        # With a client id the broker keeps the session (and queues QoS 1 messages for it)
+        # while the subscriber or the broker is away, as a dashboard's would.
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not client_id
+        )
         self.client.on_connect = lambda client, *_: client.subscribe([(t, 1) for t in topics])
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
@@ -161,8 +171,8 @@ class Subscriber:
 def subscriber_factory() -> Iterator[Any]:
     made: list[Subscriber] = []
 
-    def make(port: int, topics: list[str]) -> Subscriber:
-        subscriber = Subscriber(port, topics)
+    def make(port: int, topics: list[str], client_id: str = "") -> Subscriber:
+        subscriber = Subscriber(port, topics, client_id)
         made.append(subscriber)
         return subscriber
 
@@ -174,8 +184,9 @@ def subscriber_factory() -> Iterator[Any]:
 @pytest.fixture
 def station_config(tmp_path: Path) -> Any:
     """A copy of the shipped config in tmp_path, edited by `edits` ({'section.key': value})."""
-    import tomli_w
     import tomllib
+
+    import tomli_w
 
     def make(edits: dict[str, Any] | None = None) -> Path:
         folder = tmp_path / "config"

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyo
+
 from station.config import AudioSection
 from station.errors import AudioError
-
-import pyo
 
 log = logging.getLogger(__name__)
 

@@ -208,6 +208,14 @@ class EventRecorder:
         return keep_going
 
 
+def _event(row: tuple[Any, ...]) -> Event:
+    seq, id_, kind, session, client, sound_set, input_name, reason, t_wall, t_mono, hold, detail = row
+    return Event(
+        seq, id_, kind, session, client, sound_set, input_name, reason, t_wall, t_mono, hold,
+        None if detail is None else json.loads(detail),
+    )
+
+
 class EventReader:
     """The agent's side: reads events after a sequence number, oldest first."""
 
@@ -223,7 +231,7 @@ class EventReader:
             " hold_ms, detail FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         ).fetchall()
-        return [Event(*row[:-1], None if row[-1] is None else json.loads(row[-1])) for row in rows]
+        return [_event(row) for row in rows]
 
     def latest_session(self) -> tuple[str, int] | None:
         """(session id, seq of its start event) of the newest session, if any."""
