@@ -209,11 +209,8 @@ class EventRecorder:
 
 
 def _event(row: tuple[Any, ...]) -> Event:
-    seq, id_, kind, session, client, sound_set, input_name, reason, t_wall, t_mono, hold, detail = row
-    return Event(
-        seq, id_, kind, session, client, sound_set, input_name, reason, t_wall, t_mono, hold,
-        None if detail is None else json.loads(detail),
-    )
+    *columns, detail = row
+    return Event(*columns, None if detail is None else json.loads(detail))  # type: ignore[call-arg]
 
 
 class EventReader:

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Makes sure the Debian packages the tests use are installed: installs the missing ones when
+# run as root, otherwise names them and exits 1.
+#   mosquitto, mosquitto-clients  the real MQTT broker the test fixtures start
+#   jackd2                        JACK's dummy driver, for real-time audio runs without a sound card
+#   systemd                       systemd-analyze verify for the unit files
+set -euo pipefail
+
+packages=(mosquitto mosquitto-clients jackd2 systemd)
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "The tests need these Debian packages: ${missing[*]}" >&2
+    echo "Install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package starts a system-wide mosquitto on port 1883; the tests start their own brokers
+# on free ports and need nothing from it, and it must not hold the demo's default port.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now mosquitto >/dev/null 2>&1 || true
+fi
