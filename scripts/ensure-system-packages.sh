@@ -28,8 +28,3 @@ echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The package starts a system-wide mosquitto on port 1883; the tests start their own brokers
-# on free ports and need nothing from it, and it must not hold the demo's default port.
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    systemctl disable --now mosquitto >/dev/null 2>&1 || true
-fi
