@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 class CountsWatcher:
-    """Subscribes to the station's session start and per-input counts over MQTT."""
+    """Subscribes to the per-input counts of the station's session over MQTT."""
 
     def __init__(self, station: LoadedStation, on_change: Any = None) -> None:
         config = station.config
@@ -58,14 +58,13 @@ class CountsWatcher:
         self.client.loop_start()
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        client.subscribe([(self.topics.events, 1), (self.topics.counts, 1)])
+        client.subscribe(self.topics.counts, 1)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         payload = json.loads(message.payload)
-        if message.topic == self.topics.events:
-            if payload.get("type") == "session_start":
-                self.session_started.set()
-            return
+        # The agent publishes (empty) counts as soon as it has delivered the session's start.
+        if payload.get("session"):
+            self.session_started.set()
         with self.changed:
             self.counts = dict(payload.get("counts", {}))
             self.changed.notify_all()

@@ -97,15 +97,16 @@ def test_check_prints_one_line_per_problem_then_says_to_fix_them(
     capsys: pytest.CaptureFixture[str], config_dir: Path
 ) -> None:
     station = edit(config_dir / "station.toml", 'backend = "auto"', 'backend = "jak"')
-    edit(station, "pin = 27", "pin = 17")
+    edit(station, "buffer_size = 64", "buffer_size = 8")
     client = edit(config_dir / "clients/C-7F3K.toml", "volume_ceiling_dbfs = -12.0",
                   "volume_ceiling_dbfs = 6")
 
     assert run(capsys, "config", "check", str(station)) == (1, [], [
         f"{station}: audio.backend: 'jak' is not allowed; allowed: auto, jack, portaudio, "
         "null; did you mean 'jack'?",
+        f"{station}: audio.buffer_size: Input should be greater than or equal to 16; got 8",
         f"{client}: client.volume_ceiling_dbfs: Input should be less than or equal to 0; got 6",
-        CHECK_FAILED.format(2),
+        CHECK_FAILED.format(3),
     ])
 
 

@@ -54,6 +54,13 @@ def problems_of(station_file: Path, overrides: Sequence[str] = ()) -> list[str]:
     return caught.value.problems
 
 
+def unknown_bell_problem(sound_set_file: Path) -> str:
+    return (
+        f"{sound_set_file}: sound_set.instrument: no instrument 'bel'; allowed: bell, pluck; "
+        "did you mean 'bell'?"
+    )
+
+
 # --------------------------------------------------------------------------------------
 # The station file
 
@@ -235,13 +242,6 @@ def test_input_clashes_and_folder_problems_are_reported_together(config_dir: Pat
         f"{strings}: line {line}, column 10: TOML syntax error: Invalid value",
         f"{client}: access.debounce_ms: Input should be greater than or equal to 0; got -1",
     ]
-
-
-def unknown_bell_problem(sound_set_file: Path) -> str:
-    return (
-        f"{sound_set_file}: sound_set.instrument: no instrument 'bel'; allowed: bell, pluck; "
-        "did you mean 'bell'?"
-    )
 
 
 def test_sound_sets_are_checked_in_the_folder_an_invalid_station_file_names(

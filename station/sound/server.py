@@ -10,9 +10,13 @@ Backends, in the order ``auto`` tries them:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +47,28 @@ def jack_server_running() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Hide what C libraries print on fd 2 while probing (ALSA lists every device it
+    cannot open); the probe's result is logged instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def portaudio_output(device_name: str) -> int | None:
     """PortAudio's index of the named output device (or the default one), None if absent."""
+    with _quiet_stderr():
+        return _portaudio_output(device_name)
+
+
+def _portaudio_output(device_name: str) -> int | None:
     if not device_name:
         default = int(pyo.pa_get_default_output())
         return default if default >= 0 else None

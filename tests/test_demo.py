@@ -1,0 +1,73 @@
+"""`station demo` as a newcomer runs it, with and without a terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+from tests.conftest import SHIPPED_CONFIG
+
+
+def test_scripted_demo_records_and_prints_the_counts_from_the_broker(tmp_path: Path) -> None:
+    recording = tmp_path / "demo.wav"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "demo", "--config", str(SHIPPED_CONFIG / "station.toml"),
+         "--seconds", "4", "--record", str(recording)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 60
+    counts = re.search(r"demo: counts received over MQTT: (.*)", result.stdout)
+    assert counts, result.stdout
+    received = {name: int(n) for name, n in re.findall(r"([a-z-]+) (\d+)", counts[1])}
+    # 4 s at one press every 0.6 s: 7 presses walking over the four inputs.
+    assert sum(received.values()) == 7
+    assert set(received) == {"big-red", "big-blue", "big-yellow", "head-switch"}
+    with wave.open(str(recording)) as wav:
+        assert wav.getnframes() / wav.getframerate() > 4.0
+
+
+def _read_until(fd: int, pattern: str, timeout: float) -> str:
+    """Terminal output until `pattern` appears (or fail after `timeout` seconds)."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 4096).decode(errors="replace")
+            except OSError:
+                break
+            if re.search(pattern, seen):
+                return seen
+    raise AssertionError(f"{pattern!r} did not appear within {timeout} s; screen:\n{seen}")
+
+
+def test_keyboard_demo_plays_a_key_and_shows_its_count(tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "station", "demo", "--config", str(SHIPPED_CONFIG / "station.toml")],
+        stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        screen = _read_until(controller, r"keys: .*a = big-red", 30)
+        screen += _read_until(controller, r"play with the keys", 30)
+        os.write(controller, b"a")
+        screen += _read_until(controller, r"big-red 1", 15)
+        os.write(controller, b"s")
+        _read_until(controller, r"big-blue 1, big-red 1", 15)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(20)
+        os.close(controller)
+    assert process.returncode == 0
