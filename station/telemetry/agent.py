@@ -26,7 +26,9 @@ from station.telemetry.topics import OFFLINE, ONLINE, Topics
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.02  # how often the agent looks for new events when idle
-ACK_TIMEOUT_SECONDS = 10.0
+# Shorter than half the systemd watchdog period (WatchdogSec=10): a stalled broker must not
+# look like a hung agent.
+ACK_TIMEOUT_SECONDS = 4.0
 BATCH_SIZE = 200
 
 

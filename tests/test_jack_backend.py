@@ -1,0 +1,115 @@
+"""The engine on a real-time JACK server (the dummy driver: no sound card needed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.config import load_station
+from station.telemetry.topics import Topics
+
+pytestmark = pytest.mark.realtime
+
+RATE = 48000
+PERIOD = 64
+
+
+@pytest.fixture
+def jack_server() -> Iterator[str]:
+    """A jackd with the dummy driver under a name of its own; yields the server name."""
+    binary = shutil.which("jackd") or "/usr/bin/jackd"
+    if not Path(binary).exists():
+        pytest.fail("jackd is not installed: run 'make test' (it installs jackd2 as root)")
+    import jack
+
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [binary, "-n", name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    jack.set_error_function(lambda message: None)
+    ready = threading.Event()
+    for _ in range(100):
+        try:
+            jack.Client("probe", servername=name, no_start_server=True).close()
+            ready.set()
+            break
+        except jack.JackError:
+            if process.poll() is not None or ready.wait(0.1):
+                break
+    if not ready.is_set():
+        process.kill()
+        pytest.fail("jackd with the dummy driver did not start")
+    yield name
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)
+
+
+class OutputListener:
+    """A JACK client whose input port listens to the engine's first output port."""
+
+    def __init__(self, server: str) -> None:
+        import jack
+
+        self.client = jack.Client("listener", servername=server, no_start_server=True)
+        self.port = self.client.inports.register("in")
+        self.loud_since: int | None = None  # JACK frame time of the first non-silent block
+        self.heard = threading.Event()
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        if self.loud_since is None:
+            buffer = memoryview(self.port.get_buffer()).cast("f")
+            if max(abs(x) for x in buffer) > 1e-4:
+                self.loud_since = self.client.last_frame_time
+                self.heard.set()
+
+    def connect(self, source: str) -> None:
+        self.client.connect(source, self.port)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def test_auto_backend_plays_through_a_running_jack_server(
+    jack_server: str, station_config: Any, mosquitto: Any, subscriber_factory: Any
+) -> None:
+    path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
+                           "audio.backend": "auto"})
+    config = load_station(path).config
+    topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
+    subscriber = subscriber_factory(mosquitto.port, [topics.events])
+    station = subprocess.Popen(
+        [sys.executable, "-m", "station", "run", "--simulate", "--config", str(path)],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "JACK_DEFAULT_SERVER": jack_server},
+    )
+    assert station.stdin is not None
+    listener = OutputListener(jack_server)
+    try:
+        start = subscriber.wait_for_events(
+            topics.events, lambda events: any(e["type"] == "session_start" for e in events), 30
+        )[0]
+        assert start["detail"]["audio_backend"] == "jack"
+        listener.connect(f"sensory-station-{config.station.id}:output_1")
+        assert not listener.heard.is_set(), "silent until a press"
+        station.stdin.write("press big-red\n")
+        station.stdin.flush()
+        assert listener.heard.wait(5), "the press was not heard at the engine's JACK output"
+    finally:
+        listener.close()
+        station.send_signal(signal.SIGTERM)
+        _, log = station.communicate(timeout=20)
+    assert station.returncode == 0, log
