@@ -26,8 +26,8 @@ from station.telemetry.topics import OFFLINE, ONLINE, Topics
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.02  # how often the agent looks for new events when idle
-# Shorter than half the systemd watchdog period (WatchdogSec=10): a stalled broker must not
-# look like a hung agent.
+# With watchdog pings every 5 s (WatchdogSec=10), a batch stalled this long still leaves the
+# gap between pings under 10 s: a stalled broker must not look like a hung agent.
 ACK_TIMEOUT_SECONDS = 4.0
 BATCH_SIZE = 200
 
