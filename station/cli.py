@@ -116,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(broker)
 
+    bench = commands.add_parser(
+        "bench", help="run a benchmark and print its result as JSON",
+        description="Run one of the benchmarks in station/bench and print JSON.",
+    )
+    bench_commands = bench.add_subparsers(dest="bench_name", required=True, metavar="NAME")
+    from station import bench as benchmarks
+
+    for name in benchmarks.available():
+        module = benchmarks.load(name)
+        bench_parser = bench_commands.add_parser(
+            name, help=(module.__doc__ or name).strip().splitlines()[0],
+            description=(module.__doc__ or name).strip(),
+        )
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(bench_parser)
+
     config = commands.add_parser("config", help="check or show configuration files",
                                  description="Check or show configuration files.")
     config_commands = config.add_subparsers(dest="config_command", required=True,
@@ -188,6 +204,17 @@ def _run_demo(arguments: argparse.Namespace) -> int:
     )
 
 
+def _run_bench(arguments: argparse.Namespace) -> int:
+    import json
+
+    from station import bench
+
+    result = {"benchmark": arguments.bench_name, "environment": bench.environment()}
+    result.update(bench.load(arguments.bench_name).run(arguments))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def _config_check(arguments: argparse.Namespace) -> int:
     problems = check_files(arguments.paths)
     for problem in problems:
@@ -216,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "engine": _run_engine,
         "agent": _run_agent,
         "broker": _run_broker,
+        "bench": _run_bench,
     }
     try:
         if arguments.command == "config":
