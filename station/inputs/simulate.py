@@ -94,7 +94,6 @@ def _cbreak(fd: int) -> Iterator[None]:
 def read_keys(simulated: SimulatedSwitches, fd: int, stop: threading.Event) -> None:
     """Turn key presses on terminal `fd` into switch presses until `stop` is set."""
     keys = simulated.keys()
-    timers: list[threading.Timer] = []
     with _cbreak(fd):
         while not stop.is_set():
             character = os.read(fd, 1).decode(errors="replace").lower()
@@ -104,10 +103,10 @@ def read_keys(simulated: SimulatedSwitches, fd: int, stop: threading.Event) -> N
             if name is None:
                 continue
             simulated.press(name)
+            # Simulation only: a timer per key press is fine here, unlike on the press path.
             timer = threading.Timer(KEY_RELEASE_AFTER, simulated.release, (name,))
             timer.daemon = True
             timer.start()
-            timers[:] = [t for t in timers if t.is_alive()] + [timer]
 
 
 def start_driver(
