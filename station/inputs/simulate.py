@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -84,11 +85,19 @@ def _cbreak(fd: int) -> Iterator[None]:
     import tty
 
     saved = termios.tcgetattr(fd)
+
+    def restore() -> None:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    # The reading thread is a daemon blocked in read() when the station exits, so its
+    # `finally` never runs: restore the terminal at exit too, or the shell is left without echo.
+    atexit.register(restore)
     try:
         tty.setcbreak(fd)
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        restore()
+        atexit.unregister(restore)
 
 
 def read_keys(simulated: SimulatedSwitches, fd: int, stop: threading.Event) -> None:
