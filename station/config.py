@@ -396,7 +396,9 @@ def _check_slot(
                      MELODIC_INSTRUMENTS)
         )
     instrument = slot.instrument or section.instrument
-    if slot.action in ("note", "chord") and instrument not in MELODIC_INSTRUMENTS:
+    if slot.action in ("note", "chord") and instrument in INSTRUMENT_NAMES and (
+        instrument not in MELODIC_INSTRUMENTS
+    ):
         problems.append(
             f"{path}: {where}.action: {slot.action!r} needs a melodic instrument "
             f"({', '.join(MELODIC_INSTRUMENTS)}); set {where}.instrument or use action "

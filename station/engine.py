@@ -91,6 +91,7 @@ class Engine:
             self.station.sound_set,
             self.station.client,
             sample_rate=config.audio.sample_rate,
+            sound_sets=self.station.sound_sets.values(),
         )
         self.recorder = EventRecorder(self.station.data_dir)
         if self.record_path is not None:
@@ -247,6 +248,8 @@ class Engine:
         with self._control_lock:
             try:
                 station = load_station(self.station.path, self.overrides)
+                # A sample file that exists but cannot be decoded is found only by reading it.
+                self.sound.load_samples(station.sound_sets.values())
             except ConfigError as error:
                 log.error("reload refused, keeping the running settings:\n%s", error)
                 return error.problems

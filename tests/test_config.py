@@ -25,6 +25,7 @@ SCALE_NAMES = (
     "major, natural-minor, major-pentatonic, minor-pentatonic, blues, dorian, mixolydian, "
     "whole-tone, chromatic"
 )
+INSTRUMENTS = "bell, pad, pluck, mallet, sine, drone, drums, sampler"
 NOT_A_PSEUDONYM = (
     "is not a client pseudonym; use a code like 'C-7F3K' "
     "(capital letters and digits around one hyphen), never a real name"
@@ -39,7 +40,7 @@ def problems_of(station_file: Path, overrides: Sequence[str] = ()) -> list[str]:
 
 def unknown_bell_problem(sound_set_file: Path) -> str:
     return (
-        f"{sound_set_file}: sound_set.instrument: no instrument 'bel'; allowed: bell, pluck; "
+        f"{sound_set_file}: sound_set.instrument: no instrument 'bel'; allowed: {INSTRUMENTS}; "
         "did you mean 'bell'?"
     )
 
@@ -157,7 +158,7 @@ def test_an_empty_sound_set_folder_is_reported_not_accepted(config_dir: Path) ->
     [
         pytest.param(
             "sound-sets/calm-bells.toml", 'instrument = "bell"', 'instrument = "bel"',
-            "sound_set.instrument: no instrument 'bel'; allowed: bell, pluck; "
+            f"sound_set.instrument: no instrument 'bel'; allowed: {INSTRUMENTS}; "
             "did you mean 'bell'?",
             id="unknown-instrument",
         ),

@@ -21,6 +21,10 @@ import pyo
 from station.errors import AudioError
 from station.sound.catalog import DRUM_PIECES, INSTRUMENT_NAMES
 
+# (seconds, starting fraction of the level) of a held note's swell; 0 seconds = no swell.
+SwellShape = tuple[float, float]
+NO_SWELL: SwellShape = (0.0, 1.0)
+
 
 class Voice:
     """One monophonic voice: a frequency control, envelopes, a swell and the sound they shape.
@@ -44,11 +48,22 @@ class Voice:
         # The attack each envelope was designed with; the client's minimum may lengthen it.
         self.design_attacks = tuple(float(envelope.attack) for envelope in envelopes)
         self.held = False
+        self.swell_shape = NO_SWELL
         # Order stamps for voice stealing (larger = more recent).
         self.started = 0
         self.released = 0
 
-    def start(self, hertz: float, level: float, stamp: int) -> None:
+    def start(
+        self, hertz: float, level: float, stamp: int, swell_shape: SwellShape = NO_SWELL
+    ) -> None:
+        if swell_shape != self.swell_shape:
+            # Reshaped only as the voice starts: changing a sounding swell would jump its level.
+            seconds, start = swell_shape
+            if seconds > 0:
+                self.swell.replace([(0.0, start), (seconds, 1.0)])
+            else:
+                self.swell.replace([(0.0, 1.0), (0.001, 1.0)])
+            self.swell_shape = swell_shape
         self.frequency.value = hertz
         self.envelopes[0].mul = level
         self.swell.play()
@@ -66,12 +81,6 @@ class Voice:
     def set_min_attack(self, seconds: float) -> None:
         for envelope, designed in zip(self.envelopes, self.design_attacks, strict=True):
             envelope.attack = max(designed, seconds)
-
-    def set_swell(self, seconds: float, start: float) -> None:
-        if seconds > 0:
-            self.swell.replace([(0.0, start), (seconds, 1.0)])
-        else:
-            self.swell.replace([(0.0, 1.0), (0.001, 1.0)])
 
 
 def new_swell() -> Any:
@@ -104,8 +113,8 @@ class VoicePool:
             start(voice, next(self._clock))
         return voice
 
-    def note_on(self, hertz: float, level: float) -> Voice:
-        return self.take(lambda voice, stamp: voice.start(hertz, level, stamp))
+    def note_on(self, hertz: float, level: float, swell_shape: SwellShape = NO_SWELL) -> Voice:
+        return self.take(lambda voice, stamp: voice.start(hertz, level, stamp, swell_shape))
 
     def note_off(self, voice: Voice) -> None:
         with self._lock:
@@ -127,6 +136,8 @@ class Instrument:
     name: ClassVar[str]
 
     def __init__(self, polyphony: int = 8) -> None:
+        # Set by the sound set: how held notes swell (station.config.SoundSetSection).
+        self.swell_shape: SwellShape = NO_SWELL
         self.pools = self._build_pools(polyphony)
         self.output = pyo.Mix([v.output for p in self.pools for v in p.voices], voices=1)
 
@@ -142,7 +153,7 @@ class Instrument:
 
     def note_on(self, hertz: float, level: float) -> Voice:
         """Sound `hertz` at `level` (0–1, linear) on a free or stolen voice."""
-        return self.pools[0].note_on(hertz, level)
+        return self.pools[0].note_on(hertz, level, self.swell_shape)
 
     def note_off(self, voice: Voice) -> None:
         """Let `voice` ring out through its release."""
@@ -160,10 +171,6 @@ class Instrument:
         for voice in self.voices:
             voice.set_min_attack(seconds)
 
-    def set_swell(self, seconds: float, start: float) -> None:
-        """Held notes swell from `start` (0–1) to full level over `seconds`; 0 = off."""
-        for voice in self.voices:
-            voice.set_swell(seconds, start)
 
 
 class Bell(Instrument):
@@ -326,11 +333,13 @@ class SampleVoice(Voice):
         super().__init__(pyo.Sig(0.0), (envelope,), swell, output)
         self.reader = reader
 
-    def play_sample(self, sample: LoadedSample, level: float, stamp: int) -> None:
+    def play_sample(
+        self, sample: LoadedSample, level: float, stamp: int, swell_shape: SwellShape
+    ) -> None:
         self.reader.setTable(sample.table)
         self.reader.freq = sample.rate
         self.reader.play()
-        self.start(0.0, level, stamp)
+        self.start(0.0, level, stamp, swell_shape)
 
 
 class LoadedSample:
@@ -378,7 +387,7 @@ class Sampler(Instrument):
     def play(self, sample: LoadedSample, level: float) -> Voice:
         def start(voice: Voice, stamp: int) -> None:
             assert isinstance(voice, SampleVoice)
-            voice.play_sample(sample, level, stamp)
+            voice.play_sample(sample, level, stamp, self.swell_shape)
 
         return self.pools[0].take(start)
 

@@ -12,6 +12,8 @@ from tests.conftest import SHIPPED_CONFIG
 
 BLOCK = 64
 RATE = 48000
+# Long enough for the longest release (the drone's 2 s) and the reverb's tail.
+RING_OUT_SECONDS = 4.0
 
 
 @pytest.fixture
@@ -119,7 +121,7 @@ def test_released_note_rings_out_and_then_there_is_silence(pyo_server: Any, ship
     released_at = len(capture.samples)
     capture.seconds(0.05)
     assert capture.peak(released_at) > 0, "a release rings out instead of cutting off"
-    capture.seconds(1.5)
+    capture.seconds(RING_OUT_SECONDS)
     assert capture.peak(len(capture.samples) - RATE // 10) < 1e-4
 
 
@@ -155,7 +157,7 @@ def test_switching_sound_set_releases_held_notes(pyo_server: Any, shipped: Any) 
     engine.press(1)
     capture.seconds(0.1)
     engine.set_sound_set(shipped.sound_sets["warm-strings"])
-    capture.seconds(2.5)
+    capture.seconds(RING_OUT_SECONDS)
     assert capture.peak(len(capture.samples) - RATE // 10) < 1e-4, "no hung note after a swap"
     start = len(capture.samples)
     engine.press(1)
