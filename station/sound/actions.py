@@ -130,10 +130,7 @@ class HitDrum(SlotAction):
         self.level = level
 
     def press(self) -> None:
-        voice = self.drums.hit(self.piece, self.level)
-        # Envelopes sustain at 0 after the decay; releasing them frees the voice for reuse
-        # ahead of sounding ones.
-        self.drums.note_off(voice)
+        self.drums.hit(self.piece, self.level)
 
 
 class ToggleDrone(SlotAction):
@@ -182,8 +179,7 @@ class Rhythm:
         for piece, line in self.lines:
             mark = line[self.step % len(line)]
             if mark != ".":
-                voice = self.drums.hit(piece, self.level if mark == "x" else self.level * SOFT_HIT)
-                self.drums.note_off(voice)
+                self.drums.hit(piece, self.level if mark == "x" else self.level * SOFT_HIT)
         self.step += 1
 
     def start(self) -> None:

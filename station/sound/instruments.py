@@ -120,6 +120,13 @@ class VoicePool:
         with self._lock:
             voice.stop(next(self._clock))
 
+    def let_ring(self, voice: Voice) -> None:
+        """Count `voice` as released without stopping its envelopes: for sounds that decay
+        by themselves (a drum), which a release would cut short."""
+        with self._lock:
+            voice.held = False
+            voice.released = next(self._clock)
+
     def silence(self) -> None:
         for voice in self.voices:
             if voice.held:
@@ -284,8 +291,11 @@ class DrumKit(Instrument):
         return list(self.piece_pools.values())
 
     def hit(self, piece: str, level: float) -> Voice:
-        """Strike `piece` (one of DRUM_PIECES) at `level` (0–1)."""
-        return self.piece_pools[piece].note_on(0.0, level)
+        """Strike `piece` (one of DRUM_PIECES) at `level` (0–1); it decays by itself."""
+        pool = self.piece_pools[piece]
+        voice = pool.note_on(0.0, level)
+        pool.let_ring(voice)
+        return voice
 
     def note_on(self, hertz: float, level: float) -> Voice:
         return self.hit("kick", level)

@@ -9,44 +9,12 @@ import pytest
 
 from station.config import ClientProfile, SoundSet, load_station
 from tests.conftest import SHIPPED_CONFIG
-
-BLOCK = 64
-RATE = 48000
-# Long enough for the longest release (the drone's 2 s) and the reverb's tail.
-RING_OUT_SECONDS = 4.0
+from tests.sound.render import BLOCK, RATE, RING_OUT_SECONDS, Capture
 
 
 @pytest.fixture
 def shipped() -> Any:
     return load_station(SHIPPED_CONFIG / "station.toml")
-
-
-class Capture:
-    """Renders the engine's final output block by block and keeps every sample."""
-
-    def __init__(self, server: Any, engine: Any) -> None:
-        import pyo
-
-        self.server = server
-        self.samples: list[float] = []
-        self._table = pyo.DataTable(BLOCK, chnls=1)
-        # TableRec restarts each block: record one block, copy it out, repeat.
-        self._recorder = pyo.TableRec(engine.safety.output[0], self._table)
-
-    def blocks(self, count: int) -> None:
-        for _ in range(count):
-            self._recorder.play()
-            self.server.process()
-            self.samples.extend(self._table.getTable())
-
-    def seconds(self, seconds: float) -> None:
-        self.blocks(math.ceil(seconds * RATE / BLOCK))
-
-    def first_sound(self, threshold: float = 1e-4) -> int | None:
-        return next((i for i, s in enumerate(self.samples) if abs(s) > threshold), None)
-
-    def peak(self, start: int = 0, end: int | None = None) -> float:
-        return max((abs(s) for s in self.samples[start:end]), default=0.0)
 
 
 def make_engine(shipped: Any, sound_set: SoundSet | None = None,
