@@ -270,6 +270,7 @@ class Engine:
             "volume": self.volume,
             "session": self.session,
             "audio_backend": self.audio.backend,
+            "xruns": self.audio.xruns,
         }
 
     def handle_command(self, command: dict[str, Any]) -> dict[str, Any]:
