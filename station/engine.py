@@ -14,7 +14,7 @@ from pathlib import Path
 
 from station import sdnotify
 from station.config import LoadedStation
-from station.inputs.access import AccessSettings
+from station.inputs.access import BOUNCE
 from station.inputs.pins import make_pin_factory
 from station.inputs.simulate import SimulatedSwitches, start_driver
 from station.inputs.switches import Switch, SwitchBoard
@@ -57,8 +57,10 @@ class Engine:
         self.sound.release(switch.slot)
         self.recorder.record(RELEASE, switch.name, None, at, held_seconds * 1000.0)
 
-    def rejected(self, switch: Switch, reason: str, at: float) -> None:
-        self.recorder.record(REJECTED, switch.name, reason, at)
+    def rejected(self, switch: Switch, reason: str, at: float, amount: int = 1) -> None:
+        # A bounce report stands for `amount` swallowed edges (station/inputs/access.py).
+        detail = {"edges": amount} if reason == BOUNCE else None
+        self.recorder.record(REJECTED, switch.name, reason, at, detail=detail)
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -90,7 +92,7 @@ class Engine:
         )
         self.board = SwitchBoard(
             config.inputs,
-            AccessSettings.from_profile(self.station.client.access),
+            self.station.client.access,
             self,
             factory,
             simulate=factory_name == "mock",
