@@ -13,7 +13,13 @@ from pathlib import Path
 import tomli_w
 
 from station import __version__
-from station.config import LoadedStation, check_files, effective_config, load_station
+from station.config import (
+    LoadedStation,
+    check_files,
+    data_dir_of,
+    effective_config,
+    load_station,
+)
 from station.errors import ConfigError, StationError
 
 log = logging.getLogger("station")
@@ -132,6 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_arguments"):
             module.add_arguments(bench_parser)
 
+    control = commands.add_parser(
+        "control", help="send a command to the running engine",
+        description="Send one command to the engine of this station (through the control "
+        "socket in its data directory) and print the reply as JSON. Exit status 1 if the "
+        "engine refused it.",
+    )
+    _add_config_options(control)
+    control.add_argument(
+        "action",
+        choices=["status", "select-client", "select-sound-set", "volume", "start-session",
+                 "end-session", "reload"],
+    )
+    control.add_argument("value", nargs="?", help="client pseudonym, sound-set name or "
+                         "volume (0 to 1 of the client's ceiling)")
+
     config = commands.add_parser("config", help="check or show configuration files",
                                  description="Check or show configuration files.")
     config_commands = config.add_subparsers(dest="config_command", required=True,
@@ -163,8 +184,13 @@ def _stop_on_signals(stop: object) -> None:
 def _run_engine(arguments: argparse.Namespace) -> int:
     from station.engine import Engine
 
-    engine = Engine(_load(arguments), simulate=arguments.simulate, record=arguments.record)
+    engine = Engine(
+        _load(arguments), simulate=arguments.simulate, record=arguments.record,
+        overrides=arguments.overrides,
+    )
     _stop_on_signals(engine.stopping)
+    # SIGHUP (systemctl reload) re-reads the config; a broken file keeps the running settings.
+    signal.signal(signal.SIGHUP, lambda *_: engine.reload())
     return engine.run()
 
 
@@ -215,6 +241,40 @@ def _run_bench(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _run_control(arguments: argparse.Namespace) -> int:
+    import json
+
+    from station.control import ControlError, send_command
+
+    action = arguments.action.replace("-", "_")
+    command: dict[str, object] = {"command": action}
+    needs = {"select_client": "client", "select_sound_set": "sound_set", "volume": "volume"}
+    if action in needs:
+        if arguments.value is None:
+            print(f"station control {arguments.action}: give a value", file=sys.stderr)
+            return 2
+        key = needs[action]
+        if action == "volume":
+            command = {"command": "set_volume"}
+            try:
+                command[key] = float(arguments.value)
+            except ValueError:
+                print(f"station control volume: {arguments.value!r} is not a number from 0 to 1",
+                      file=sys.stderr)
+                return 2
+        else:
+            command[key] = arguments.value
+    try:
+        reply = send_command(
+            data_dir_of(arguments.config or default_config(), arguments.overrides), command
+        )
+    except ControlError as error:
+        print(f"station: {error}; is the station running with this config?", file=sys.stderr)
+        return 1
+    print(json.dumps(reply, indent=2))
+    return 0 if reply.get("ok") else 1
+
+
 def _config_check(arguments: argparse.Namespace) -> int:
     problems = check_files(arguments.paths)
     for problem in problems:
@@ -244,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "agent": _run_agent,
         "broker": _run_broker,
         "bench": _run_bench,
+        "control": _run_control,
     }
     try:
         if arguments.command == "config":

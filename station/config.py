@@ -634,3 +634,21 @@ def effective_config(loaded: LoadedStation) -> dict[str, Any]:
     password = loaded.config.mqtt.password.get_secret_value()
     data["mqtt"]["password"] = "********" if password else ""
     return data
+
+
+def data_dir_of(path: Path | str, overrides: Sequence[str] = ()) -> Path:
+    """The data directory a station file names, checking only what that needs.
+
+    For tools that talk to a running station (`station control`): a broken sound set must not
+    stop staff from reaching the engine, e.g. to reload after fixing it.
+    """
+    path = Path(path)
+    problems: list[str] = []
+    raw = read_toml(path, problems)
+    if raw is None:
+        raise ConfigError(problems)
+    raw = apply_overrides(raw, overrides)
+    section = _validate(path, StationSection, raw.get("station", {}), problems)
+    if section is None:
+        raise ConfigError([p.replace(f"{path}: ", f"{path}: station.", 1) for p in problems])
+    return (path.parent / Path(section.data_dir).expanduser()).resolve()

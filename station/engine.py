@@ -11,9 +11,12 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from station import sdnotify
-from station.config import LoadedStation
+from station.config import LoadedStation, load_station
+from station.control import ControlError, ControlServer
+from station.errors import ConfigError
 from station.inputs.access import BOUNCE
 from station.inputs.pins import make_pin_factory
 from station.inputs.simulate import SimulatedSwitches, start_driver
@@ -21,10 +24,13 @@ from station.inputs.switches import Switch, SwitchBoard
 from station.sound.engine import FADE_SECONDS, SoundEngine
 from station.sound.server import AudioServer
 from station.telemetry.eventlog import (
+    CLIENT_CHANGED,
     PRESS,
     REJECTED,
     RELEASE,
     SESSION_END,
+    SOUND_SET_CHANGED,
+    VOLUME_CHANGED,
     EventRecorder,
 )
 
@@ -34,19 +40,32 @@ log = logging.getLogger(__name__)
 # callback thread get it back quickly (design.md, "Two processes").
 SWITCH_INTERVAL_SECONDS = 0.0005
 HEALTH_CHECK_SECONDS = 1.0
+VOLUME_STEP = 0.1  # one press of a volume button: a tenth of the way to the client's ceiling
 
 
 class Engine:
     """Owns the audio server, the sound engine, the switches and the event recorder."""
 
     def __init__(
-        self, station: LoadedStation, *, simulate: bool = False, record: Path | None = None
+        self,
+        station: LoadedStation,
+        *,
+        simulate: bool = False,
+        record: Path | None = None,
+        overrides: list[str] | None = None,
     ) -> None:
         self.station = station
         self.simulate_requested = simulate
         self.record_path = record
+        self.overrides = list(overrides or [])
         self.stopping = threading.Event()
         self.simulated: SimulatedSwitches | None = None
+        self.client_name = station.config.station.client
+        self.sound_set_name = station.config.station.sound_set
+        self.volume = 1.0
+        self.session = ""
+        # Serialises control changes (commands, control buttons); the press path never takes it.
+        self._control_lock = threading.RLock()
 
     # -- the press path ------------------------------------------------------------------
     def pressed(self, switch: Switch, at: float) -> None:
@@ -78,18 +97,15 @@ class Engine:
         self.recorder = EventRecorder(self.station.data_dir)
         if self.record_path is not None:
             self.audio.start_recording(self.record_path)
+        self._start_details = {
+            "audio_backend": self.audio.backend,
+            "pin_factory": factory_name,
+            "recording": self.record_path is not None,
+            "pid": os.getpid(),
+        }
         # The session starts after the recording does, so the session's start time is the
         # recording's time zero (within one audio block).
-        self.session = self.recorder.start_session(
-            config.station.client,
-            config.station.sound_set,
-            detail={
-                "audio_backend": self.audio.backend,
-                "pin_factory": factory_name,
-                "recording": self.record_path is not None,
-                "pid": os.getpid(),
-            },
-        )
+        self.start_session()
         self.board = SwitchBoard(
             config.inputs,
             self.station.client.access,
@@ -105,6 +121,7 @@ class Engine:
             len(self.board.switches), config.station.sound_set, config.station.client,
             self.session,
         )
+        self.control = ControlServer(self.station.data_dir, self.handle_command)
         sdnotify.ready(f"playing: {config.station.sound_set}")
 
     def healthy(self) -> bool:
@@ -132,10 +149,12 @@ class Engine:
 
     def stop(self) -> None:
         sdnotify.stopping()
+        self.control.close()
         self.board.close()
         self.sound.release_all()
         self.sound.fade_out()
-        self.recorder.record(SESSION_END)
+        if self.session_running:
+            self.end_session()
         # Let the fade-out reach the output (and the recording) before the server stops.
         threading.Event().wait(FADE_SECONDS + 0.1)
         if self.record_path is not None:
@@ -143,3 +162,152 @@ class Engine:
         self.recorder.close()
         self.audio.stop()
         log.info("stopped")
+
+    # -- control: commands, therapist buttons ---------------------------------------------
+    @property
+    def session_running(self) -> bool:
+        return bool(self.session)
+
+    def _context_changed(self) -> None:
+        self.recorder.set_context(self.session, self.client_name, self.sound_set_name)
+
+    def select_client(self, pseudonym: str) -> None:
+        """Switch to another client's profile: ceiling and access settings, at once."""
+        with self._control_lock:
+            client = self.station.clients.get(pseudonym)
+            if client is None:
+                raise ControlError(
+                    f"no client profile {pseudonym!r}; available: "
+                    + ", ".join(sorted(self.station.clients))
+                )
+            self.sound.set_client(client)
+            self.board.apply(client.access)
+            self.client_name = pseudonym
+            self._context_changed()
+            self.recorder.record(CLIENT_CHANGED, detail={"client": pseudonym})
+            log.info("client: %s", pseudonym)
+
+    def select_sound_set(self, name: str) -> None:
+        with self._control_lock:
+            sound_set = self.station.sound_sets.get(name)
+            if sound_set is None:
+                raise ControlError(
+                    f"no sound set {name!r}; available: "
+                    + ", ".join(sorted(self.station.sound_sets))
+                )
+            self.sound.set_sound_set(sound_set)
+            self.sound_set_name = name
+            self._context_changed()
+            self.recorder.record(SOUND_SET_CHANGED, detail={"sound_set": name})
+
+    def step_sound_set(self, step: int) -> str:
+        """The next (step 1) or previous (step -1) sound set, in name order, wrapping."""
+        with self._control_lock:
+            names = sorted(self.station.sound_sets)
+            index = names.index(self.sound_set_name) if self.sound_set_name in names else 0
+            name = names[(index + step) % len(names)]
+            self.select_sound_set(name)
+            return name
+
+    def set_volume(self, level: float) -> float:
+        """Volume as a fraction (0–1) of the client's ceiling; returns the level applied."""
+        with self._control_lock:
+            applied = min(1.0, max(0.0, float(level)))
+            self.sound.set_volume(applied)
+            self.volume = applied
+            self.recorder.record(VOLUME_CHANGED, detail={"volume": round(applied, 3)})
+            return applied
+
+    def step_volume(self, step: int) -> float:
+        return self.set_volume(round(self.volume + step * VOLUME_STEP, 3))
+
+    def start_session(self) -> str:
+        with self._control_lock:
+            if self.session_running:
+                raise ControlError(f"session {self.session} is running; end it first")
+            self.session = self.recorder.start_session(
+                self.client_name, self.sound_set_name, detail=dict(self._start_details)
+            )
+            log.info("session %s started", self.session)
+            return self.session
+
+    def end_session(self) -> None:
+        with self._control_lock:
+            if not self.session_running:
+                raise ControlError("no session is running")
+            self.recorder.record(SESSION_END)
+            log.info("session %s ended", self.session)
+            self.session = ""
+            self._context_changed()
+
+    def reload(self) -> list[str]:
+        """Re-read the config files; on any problem keep every current setting.
+
+        Returns the problems (empty when the new files were applied). Changed inputs or audio
+        settings need a restart; sound sets and client profiles apply at once.
+        """
+        with self._control_lock:
+            try:
+                station = load_station(self.station.path, self.overrides)
+            except ConfigError as error:
+                log.error("reload refused, keeping the running settings:\n%s", error)
+                return error.problems
+            self.station = station
+            client = self.client_name if self.client_name in station.clients else (
+                station.config.station.client)
+            sound_set = self.sound_set_name if self.sound_set_name in station.sound_sets else (
+                station.config.station.sound_set)
+            self.select_client(client)
+            self.select_sound_set(sound_set)
+            log.info("configuration reloaded from %s", station.path)
+            return []
+
+    def state(self) -> dict[str, object]:
+        return {
+            "client": self.client_name,
+            "sound_set": self.sound_set_name,
+            "volume": self.volume,
+            "session": self.session,
+            "audio_backend": self.audio.backend,
+        }
+
+    def handle_command(self, command: dict[str, Any]) -> dict[str, Any]:
+        """One control command (see docs/architecture.md, "Control"); the reply to send."""
+        name = command.get("command")
+
+        def argument(key: str, kind: type) -> Any:
+            value = command.get(key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ControlError(f"{name}: '{key}' must be a {kind.__name__}")
+            return value
+
+        if name == "select_client":
+            self.select_client(argument("client", str))
+        elif name == "select_sound_set":
+            self.select_sound_set(argument("sound_set", str))
+        elif name == "set_volume":
+            volume = command.get("volume")
+            if not isinstance(volume, int | float) or isinstance(volume, bool) or not (
+                0.0 <= volume <= 1.0
+            ):
+                raise ControlError("set_volume: 'volume' must be a number from 0 to 1")
+            self.set_volume(volume)
+        elif name == "start_session":
+            self.start_session()
+        elif name == "end_session":
+            self.end_session()
+        elif name == "reload":
+            problems = self.reload()
+            if problems:
+                return {"ok": False, "error": "reload refused", "problems": problems,
+                        "state": self.state()}
+        elif name != "status":
+            raise ControlError(
+                f"unknown command {name!r}; commands: select_client, select_sound_set, "
+                "set_volume, start_session, end_session, reload, status"
+            )
+        # "ok" means the change is also recorded in the event log.
+        if not self.recorder.flush():
+            return {"ok": False, "error": "applied, but the event log did not record it in 5 s",
+                    "state": self.state()}
+        return {"ok": True, "state": self.state()}

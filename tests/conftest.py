@@ -182,6 +182,22 @@ def subscriber_factory() -> Iterator[Any]:
 
 
 @pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped config folder (resolved, as the loader reports paths)."""
+    target = tmp_path.resolve() / "config"
+    shutil.copytree(SHIPPED_CONFIG, target)
+    return target
+
+
+def edit(file: Path, old: str, new: str) -> Path:
+    """Replace the one occurrence of `old` in `file`, as a therapist would in an editor."""
+    text = file.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} should appear exactly once in {file.name}"
+    file.write_text(text.replace(old, new), encoding="utf-8")
+    return file
+
+
+@pytest.fixture
 def station_config(tmp_path: Path) -> Any:
     """A copy of the shipped config in tmp_path, edited by `edits` ({'section.key': value})."""
     import tomllib

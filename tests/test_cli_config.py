@@ -6,7 +6,6 @@ The CLI runs in-process (`station.cli.main`) with its output captured.
 from __future__ import annotations
 
 import logging
-import shutil
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
+from tests.conftest import REPO, edit
 
-REPO = Path(__file__).resolve().parents[1]
 SHIPPED_FILES = sorted((REPO / "config").glob("*/*.toml"))
 CHECK_FAILED = "station: {} problem(s); fix them and check again"
 RUN_FAILED = "station: the configuration has problems (above); fix them and run again"
@@ -30,20 +29,6 @@ def restore_root_logging() -> Iterator[None]:
     for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
         root.removeHandler(handler)
     root.setLevel(level)
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    target = tmp_path.resolve() / "config"
-    shutil.copytree(REPO / "config", target)
-    return target
-
-
-def edit(file: Path, old: str, new: str) -> Path:
-    text = file.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} should appear exactly once in {file.name}"
-    file.write_text(text.replace(old, new), encoding="utf-8")
-    return file
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], list[str]]:

@@ -6,7 +6,6 @@ so that every message is checked against the files a therapist actually edits.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from station.config import (
     load_station,
 )
 from station.errors import ConfigError
+from tests.conftest import edit
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "config"
 SCALE_NAMES = (
     "major, natural-minor, major-pentatonic, minor-pentatonic, blues, dorian, mixolydian, "
     "whole-tone, chromatic"
@@ -30,22 +29,6 @@ NOT_A_PSEUDONYM = (
     "is not a client pseudonym; use a code like 'C-7F3K' "
     "(capital letters and digits around one hyphen), never a real name"
 )
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    """A private copy of the shipped config folder (resolved, as the loader reports paths)."""
-    target = tmp_path.resolve() / "config"
-    shutil.copytree(SHIPPED_CONFIG, target)
-    return target
-
-
-def edit(file: Path, old: str, new: str) -> Path:
-    """Replace the one occurrence of `old` in `file`, as a therapist would in an editor."""
-    text = file.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} should appear exactly once in {file.name}"
-    file.write_text(text.replace(old, new), encoding="utf-8")
-    return file
 
 
 def problems_of(station_file: Path, overrides: Sequence[str] = ()) -> list[str]:

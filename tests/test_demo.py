@@ -9,6 +9,7 @@ import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 import wave
 from pathlib import Path
@@ -58,7 +59,7 @@ def test_keyboard_demo_plays_a_key_and_shows_its_count(tmp_path: Path) -> None:
         [sys.executable, "-m", "station", "demo", "--config", str(SHIPPED_CONFIG / "station.toml")],
         stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, start_new_session=True,
     )
-    os.close(terminal)
+    echo_and_lines = termios.tcgetattr(terminal)[3] & (termios.ECHO | termios.ICANON)
     try:
         screen = _read_until(controller, r"keys: .*a = big-red", 30)
         screen += _read_until(controller, r"play with the keys", 30)
@@ -69,5 +70,8 @@ def test_keyboard_demo_plays_a_key_and_shows_its_count(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(20)
+        restored = termios.tcgetattr(terminal)[3] & (termios.ECHO | termios.ICANON)
+        os.close(terminal)
         os.close(controller)
     assert process.returncode == 0
+    assert restored == echo_and_lines, "the terminal gets its echo and line editing back"

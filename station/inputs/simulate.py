@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -84,17 +85,24 @@ def _cbreak(fd: int) -> Iterator[None]:
     import tty
 
     saved = termios.tcgetattr(fd)
+
+    def restore() -> None:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    # The reading thread is a daemon blocked in read() when the station exits, so its
+    # `finally` never runs: restore the terminal at exit too, or the shell is left without echo.
+    atexit.register(restore)
     try:
         tty.setcbreak(fd)
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        restore()
+        atexit.unregister(restore)
 
 
 def read_keys(simulated: SimulatedSwitches, fd: int, stop: threading.Event) -> None:
     """Turn key presses on terminal `fd` into switch presses until `stop` is set."""
     keys = simulated.keys()
-    timers: list[threading.Timer] = []
     with _cbreak(fd):
         while not stop.is_set():
             character = os.read(fd, 1).decode(errors="replace").lower()
@@ -104,10 +112,10 @@ def read_keys(simulated: SimulatedSwitches, fd: int, stop: threading.Event) -> N
             if name is None:
                 continue
             simulated.press(name)
+            # Simulation only: a timer per key press is fine here, unlike on the press path.
             timer = threading.Timer(KEY_RELEASE_AFTER, simulated.release, (name,))
             timer.daemon = True
             timer.start()
-            timers[:] = [t for t in timers if t.is_alive()] + [timer]
 
 
 def start_driver(

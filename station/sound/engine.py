@@ -50,10 +50,16 @@ class SafetyChain:
         self.output = pyo.Mix(self.clip, voices=channels)
         self.output.out()
         self.ceiling_dbfs = ceiling_dbfs
+        self.volume = 1.0
+
+    def set_volume(self, level: float) -> None:
+        """Volume as a fraction (0–1) of the ceiling; the ceiling itself never moves."""
+        self.volume = min(1.0, max(0.0, level))
+        self.gain.value = dbfs_to_amplitude(self.ceiling_dbfs) * self.volume
 
     def set_ceiling(self, ceiling_dbfs: float) -> None:
         ceiling = dbfs_to_amplitude(ceiling_dbfs)
-        self.gain.value = ceiling
+        self.gain.value = ceiling * self.volume
         self.limiter.thresh = ceiling_dbfs - 1.0
         self.clip.setMin(-ceiling)
         self.clip.setMax(ceiling)
@@ -119,6 +125,9 @@ class SoundEngine:
 
     def set_client(self, client: ClientProfile) -> None:
         self.safety.set_ceiling(client.client.volume_ceiling_dbfs)
+
+    def set_volume(self, level: float) -> None:
+        self.safety.set_volume(level)
 
     def press(self, slot: int) -> bool:
         """Start the note of `slot` (1-based); False if the sound set has no such slot."""

@@ -49,8 +49,12 @@ RELEASE = "release"
 REJECTED = "rejected"
 SESSION_START = "session_start"
 SESSION_END = "session_end"
+CLIENT_CHANGED = "client_changed"
+SOUND_SET_CHANGED = "sound_set_changed"
+VOLUME_CHANGED = "volume_changed"
 
 _CONTEXT = "context"
+_FLUSH = "flush"
 _STOP = "stop"
 
 
@@ -146,6 +150,15 @@ class EventRecorder:
         self.record(SESSION_START, detail=detail)
         return session
 
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is on disk; False after `timeout` seconds.
+
+        For control commands, whose reply should mean "recorded"; never on the press path.
+        """
+        written = threading.Event()
+        self._queue.put((_FLUSH, written))
+        return written.wait(timeout)
+
     @property
     def healthy(self) -> bool:
         return self._writer.is_alive() and self.failed is None
@@ -174,7 +187,11 @@ class EventRecorder:
     def _write(self, batch: list[tuple[Any, ...]]) -> bool:
         rows = []
         keep_going = True
+        flushed = []
         for item in batch:
+            if item[0] == _FLUSH:
+                flushed.append(item[1])
+                continue
             if item[0] == _CONTEXT:
                 _, self._session, self._client, self._sound_set = item
                 continue
@@ -205,6 +222,8 @@ class EventRecorder:
                     " t_wall, t_mono, hold_ms, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
+        for waiter in flushed:
+            waiter.set()
         return keep_going
 
 

@@ -1,0 +1,123 @@
+"""Commanding a running engine through its control socket, as the agent and staff do."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.config import load_station
+from station.control import ControlError, send_command
+from station.telemetry.eventlog import iterate_all
+
+
+@pytest.fixture
+def engine(station_config: Any) -> Iterator[Path]:
+    """`station engine --simulate` running on a copy of the shipped config; yields data_dir."""
+    path = station_config({"audio.backend": "null"})
+    data_dir = load_station(path).data_dir
+    process = subprocess.Popen(
+        [sys.executable, "-m", "station", "engine", "--simulate", "--config", str(path)],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    waited = threading.Event()
+    for _ in range(150):
+        try:
+            send_command(data_dir, {"command": "status"}, timeout=0.2)
+            break
+        except ControlError:
+            if process.poll() is not None or waited.wait(0.1):
+                break
+    else:
+        process.kill()
+        pytest.fail(f"the engine did not open its control socket: {process.communicate()[1]}")
+    yield data_dir
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=20)
+
+
+def _control(config: Path, *words: str) -> tuple[int, dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "control", "--config", str(config), *words],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> None:
+    reply = send_command(engine, {"command": "select_client", "client": "C-2M9Q", "id": "a1"})
+    assert reply == {"ok": True, "id": "a1", "state": {
+        "client": "C-2M9Q", "sound_set": "calm-bells", "volume": 1.0,
+        "session": reply["state"]["session"], "audio_backend": "null"}}
+    assert send_command(engine, {"command": "select_sound_set", "sound_set": "warm-strings"})["ok"]
+    assert send_command(engine, {"command": "set_volume", "volume": 0.5})["state"]["volume"] == 0.5
+    assert send_command(engine, {"command": "end_session"})["state"]["session"] == ""
+    started = send_command(engine, {"command": "start_session"})["state"]["session"]
+    assert started
+
+    events = [(e.type, e.client, e.sound_set, e.detail) for e in iterate_all(engine)]
+    assert ("client_changed", "C-2M9Q", "calm-bells", {"client": "C-2M9Q"}) in events
+    assert ("sound_set_changed", "C-2M9Q", "warm-strings", {"sound_set": "warm-strings"}) in events
+    assert ("volume_changed", "C-2M9Q", "warm-strings", {"volume": 0.5}) in events
+    last_start = [e for e in iterate_all(engine) if e.type == "session_start"][-1]
+    assert (last_start.session, last_start.client) == (started, "C-2M9Q")
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        ({"command": "select_client", "client": "Anna"},
+         "no client profile 'Anna'; available: C-2M9Q, C-7F3K"),
+        ({"command": "select_sound_set", "sound_set": 7}, "select_sound_set: 'sound_set' must be"),
+        ({"command": "set_volume", "volume": 1.5}, "'volume' must be a number from 0 to 1"),
+        ({"command": "set_volume", "volume": True}, "'volume' must be a number from 0 to 1"),
+        ({"command": "start_session"}, "is running; end it first"),
+        ({"command": "dance"}, "unknown command 'dance'; commands: select_client"),
+        ([1, 2], "a command is a JSON object"),
+    ],
+)
+def test_bad_commands_are_refused_with_a_reason_and_change_nothing(
+    engine: Path, command: Any, error: str
+) -> None:
+    before = send_command(engine, {"command": "status"})["state"]
+    reply = send_command(engine, command)
+    assert reply["ok"] is False
+    assert error in reply["error"]
+    assert send_command(engine, {"command": "status"})["state"] == before
+
+
+def test_a_broken_config_on_reload_keeps_the_running_settings(
+    engine: Path, station_config: Any
+) -> None:
+    config = station_config()
+    assert send_command(engine, {"command": "select_sound_set", "sound_set": "warm-strings"})["ok"]
+    sound_set = config.parent / "sound-sets" / "warm-strings.toml"
+    sound_set.write_text(sound_set.read_text().replace('scale = "dorian"', 'scale = "dorain"'))
+
+    code, reply = _control(config, "reload")
+    assert code == 1
+    assert reply["error"] == "reload refused"
+    assert any("sound_set.scale: no scale 'dorain'" in p and "did you mean 'dorian'?" in p
+               for p in reply["problems"])
+    assert reply["state"]["sound_set"] == "warm-strings"
+
+    code, reply = _control(config, "status")
+    assert code == 0 and reply["state"]["sound_set"] == "warm-strings"
+
+
+def test_station_control_without_a_running_engine_says_so(station_config: Any) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "control", "--config", str(station_config()),
+         "status"], capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1
+    assert "no engine is running for" in result.stderr
+    assert "is the station running with this config?" in result.stderr
