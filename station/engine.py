@@ -18,6 +18,7 @@ from station.config import LoadedStation, load_station
 from station.control import ControlError, ControlServer
 from station.errors import ConfigError
 from station.inputs.access import BOUNCE
+from station.inputs.controls import ControlPanel
 from station.inputs.pins import make_pin_factory
 from station.inputs.simulate import SimulatedSwitches, start_driver
 from station.inputs.switches import Switch, SwitchBoard
@@ -113,8 +114,16 @@ class Engine:
             factory,
             simulate=factory_name == "mock",
         )
+        self.controls = ControlPanel(
+            config.inputs,
+            self,
+            factory,
+            self.board.scheduler,
+            status_led_pin=config.controls.status_led_pin,
+            spare_pins=self.board.spare_pins,
+        )
         if factory_name == "mock":
-            self.simulated = SimulatedSwitches(self.board, factory)
+            self.simulated = SimulatedSwitches(self.board, factory, self.controls.switches)
             start_driver(self.simulated, self.stopping, lambda text: log.info("%s", text))
         log.info(
             "ready: %d inputs, sound set %s, client %s, session %s",
@@ -141,6 +150,7 @@ class Engine:
                     "ok" if self.audio.healthy else "stopped",
                     "ok" if self.recorder.healthy else "stopped",
                 )
+                self.controls.show_fault()
                 status = 1
                 break
             sdnotify.watchdog_ping()
@@ -150,6 +160,7 @@ class Engine:
     def stop(self) -> None:
         sdnotify.stopping()
         self.control.close()
+        self.controls.close()
         self.board.close()
         self.sound.release_all()
         self.sound.fade_out()

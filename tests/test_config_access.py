@@ -148,7 +148,7 @@ def test_a_session_control_waits_for_a_two_second_press_unless_told_otherwise() 
 def test_the_status_led_pin_counts_as_used(config_dir: Path) -> None:
     station = config_dir / "station.toml"
     text = station.read_text(encoding="utf-8").replace(
-        "[mqtt]", "[controls]\nstatus_led_pin = 17\n\n[mqtt]"
+        "status_led_pin = 12", "status_led_pin = 17"
     )
     station.write_text(text, encoding="utf-8")
     assert problems_of(station) == [

@@ -223,6 +223,8 @@ class SwitchBoard:
                 self.scheduler,
                 pin_factory,
             )
+        # Pins left for keyboard-only controls in simulation.
+        self.spare_pins = spare if simulate else []
 
     def apply(self, profile: AccessSection | None) -> None:
         """A new client's access settings (their ``[access]`` table), while running.
