@@ -72,7 +72,9 @@ def test_the_real_rpigpio_import_fails_here_with_the_same_advice() -> None:
         pins.make_pin_factory("rpigpio", simulate=False)
 
 
-def test_rpigpio_on_a_pi_5_is_told_to_use_lgpio(no_gpio_libraries: None, board: Callable[[str], None]) -> None:
+def test_rpigpio_on_a_pi_5_is_told_to_use_lgpio(
+    no_gpio_libraries: None, board: Callable[[str], None]
+) -> None:
     board("Raspberry Pi 5 Model B Rev 1.0")
     with pytest.raises(PinFactoryError) as caught:
         pins.make_pin_factory("rpigpio", simulate=False)
@@ -82,7 +84,9 @@ def test_rpigpio_on_a_pi_5_is_told_to_use_lgpio(no_gpio_libraries: None, board: 
     )
 
 
-def test_a_pi_without_lgpio_is_told_to_install_it(no_gpio_libraries: None, board: Callable[[str], None]) -> None:
+def test_a_pi_without_lgpio_is_told_to_install_it(
+    no_gpio_libraries: None, board: Callable[[str], None]
+) -> None:
     board("Raspberry Pi 4 Model B Rev 1.4")
     with pytest.raises(PinFactoryError, match=r"install lgpio \(Debian package python3-lgpio\)$"):
         pins.make_pin_factory("lgpio", simulate=False)
