@@ -356,3 +356,22 @@ def test_simulated_release_of_unknown_input_raises_input_error(
     made, _ = board
     with pytest.raises(InputError, match="no input named 'ghost'"):
         SimulatedSwitches(made, mock_factory).release("ghost")
+
+
+def test_a_new_client_changes_only_the_inputs_their_profile_names(
+    build: Callable[..., tuple[SwitchBoard, Heard]], mock_factory: Any
+) -> None:
+    board, heard = build(debounce_ms=0)
+    red, low = mock_factory.pin(17), mock_factory.pin(27)
+    red.drive_low()
+    low.drive_high()  # wired active-high: pressed
+    board.apply(AccessSection(debounce_ms=0, inputs={"big-red": AccessOverride(mode="timed")}))
+    assert heard.events() == [
+        ("press", "big-red"), ("press", "low-switch"), ("release", "big-red")
+    ], "the re-moded input lets go of its note; the other plays on"
+    assert board.switches["big-red"].filter.settings.mode == "timed"
+    assert board.switches["low-switch"].filter.settings.mode == "momentary"
+    low.drive_low()
+    red.drive_high()
+    assert heard.events()[-1] == ("release", "low-switch")
+    assert not any(switch.filter.sounding for switch in board.switches.values())
