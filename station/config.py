@@ -94,9 +94,9 @@ CONTROL_ACTIONS = (
 
 class InputConfig(Schema):
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["arcade-button", "adaptive-switch", "keyboard", "rotary-encoder"] = (
-        "arcade-button"
-    )
+    kind: Literal[
+        "arcade-button", "adaptive-switch", "usb-switch", "keyboard", "rotary-encoder"
+    ] = "arcade-button"
     pin: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
     # The encoder's second line (B); its first (A) is `pin`.
     pin_b: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
@@ -108,6 +108,10 @@ class InputConfig(Schema):
     ] | None = None
     slot: int = Field(default=1, ge=1, le=64)
     key: str | None = Field(default=None, pattern=r"^[a-z0-9]$")
+    # A USB switch interface (an HID keyboard or joystick): its device name as the system
+    # shows it, and the key or button code it sends (`evtest` shows both).
+    device: str | None = Field(default=None, min_length=1)
+    code: str | None = Field(default=None, pattern=r"^(KEY|BTN)_[A-Z0-9_]+$")
     access: AccessOverride | None = None
 
 
@@ -433,8 +437,9 @@ def _check_inputs(path: Path, config: StationConfig, problems: list[str]) -> Non
         if item.name in seen_names:
             problems.append(f"{where}.name: input name {item.name!r} is used twice")
         seen_names.add(item.name)
-        if item.kind != "keyboard" and item.pin is None:
+        if item.kind not in ("keyboard", "usb-switch") and item.pin is None:
             problems.append(f"{where}.pin: required for a {item.kind}; give a BCM GPIO number")
+        _check_usb(where, item, problems)
         _check_role(where, item, problems)
         for key, pin in (("pin", item.pin), ("pin_b", item.pin_b), ("led_pin", item.led_pin)):
             if pin is None:
@@ -463,6 +468,33 @@ def input_access_defaults(item: InputConfig) -> AccessOverride | None:
     if item.action != "session":
         return item.access
     return merge_access(AccessOverride(acceptance_ms=SESSION_HOLD_MS), item.access)
+
+
+def _check_usb(where: str, item: InputConfig, problems: list[str]) -> None:
+    if item.kind != "usb-switch":
+        for key in ("device", "code"):
+            if getattr(item, key) is not None:
+                problems.append(f"{where}.{key}: only a usb-switch has a {key}")
+        return
+    if item.pin is not None:
+        problems.append(f"{where}.pin: a usb-switch has no GPIO pin; remove pin")
+    if item.device is None:
+        problems.append(
+            f"{where}.device: a usb-switch needs its device name (as `evtest` lists it)"
+        )
+    if item.code is None:
+        problems.append(f"{where}.code: a usb-switch needs the key or button it sends, "
+                        "e.g. \"KEY_SPACE\" or \"BTN_0\"")
+    else:
+        try:
+            from evdev import ecodes
+        except ImportError:  # evdev builds on Linux only; the pattern check still ran
+            return
+        if item.code not in ecodes.ecodes:
+            names = [name for name in ecodes.ecodes if name.startswith(("KEY_", "BTN_"))]
+            problems.append(
+                f"{where}.code: no key or button {item.code!r}{_suggestion(item.code, names)}"
+            )
 
 
 def _check_role(where: str, item: InputConfig, problems: list[str]) -> None:

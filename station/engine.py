@@ -22,6 +22,7 @@ from station.inputs.controls import ControlPanel
 from station.inputs.pins import make_pin_factory
 from station.inputs.simulate import SimulatedSwitches, start_driver
 from station.inputs.switches import Switch, SwitchBoard
+from station.inputs.usb import UsbSwitches
 from station.sound.engine import FADE_SECONDS, SoundEngine
 from station.sound.server import AudioServer
 from station.telemetry.eventlog import (
@@ -122,6 +123,7 @@ class Engine:
             status_led_pin=config.controls.status_led_pin,
             spare_pins=self.board.spare_pins,
         )
+        self.usb = self._start_usb_switches()
         if factory_name == "mock":
             self.simulated = SimulatedSwitches(self.board, factory, self.controls.switches)
             start_driver(self.simulated, self.stopping, lambda text: log.info("%s", text))
@@ -132,6 +134,24 @@ class Engine:
         )
         self.control = ControlServer(self.station.data_dir, self.handle_command)
         sdnotify.ready(f"playing: {config.station.sound_set}")
+
+    def _start_usb_switches(self) -> UsbSwitches | None:
+        """Read the USB switch interfaces, if any input is one (simulation: none is)."""
+        usb = [
+            switch
+            for switch in (*self.board.switches.values(), *self.controls.switches.values())
+            if switch.device is None
+        ]
+        if not usb:
+            return None
+        try:
+            return UsbSwitches(usb)
+        except ImportError:
+            log.error(
+                "inputs %s are USB switches, which need python-evdev (Linux only); they are off",
+                ", ".join(switch.name for switch in usb),
+            )
+            return None
 
     def healthy(self) -> bool:
         return self.audio.healthy and self.recorder.healthy
@@ -160,6 +180,8 @@ class Engine:
     def stop(self) -> None:
         sdnotify.stopping()
         self.control.close()
+        if self.usb is not None:
+            self.usb.close()
         self.controls.close()
         self.board.close()
         self.sound.release_all()

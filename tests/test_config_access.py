@@ -123,6 +123,18 @@ def test_a_station_input_default_that_clashes_with_a_client_is_named(config_dir:
             id="encoder-pin-b-in-use",
         ),
         pytest.param(
+            'name = "box"\nkind = "usb-switch"\ndevice = "Acme Switch Interface"\n'
+            'code = "KEY_SPCE"\nslot = 5\n',
+            "inputs[box].code: no key or button 'KEY_SPCE'; did you mean 'KEY_SPACE'?",
+            id="usb-switch-unknown-code",
+        ),
+        pytest.param(
+            'name = "box"\nkind = "usb-switch"\ncode = "BTN_0"\npin = 4\n',
+            "inputs[box].pin: a usb-switch has no GPIO pin; remove pin\n"
+            "inputs[box].device: a usb-switch needs its device name (as `evtest` lists it)",
+            id="usb-switch-with-pin-and-no-device",
+        ),
+        pytest.param(
             'name = "vol"\npin = 4\nrole = "control"\naction = "volume"\n',
             'inputs[vol].action: action "volume" goes with kind "rotary-encoder" (and an '
             "encoder only does volume); buttons use volume-up / volume-down",
@@ -130,9 +142,11 @@ def test_a_station_input_default_that_clashes_with_a_client_is_named(config_dir:
         ),
     ],
 )
-def test_control_inputs_are_checked(config_dir: Path, table: str, problem: str) -> None:
+def test_control_and_usb_inputs_are_checked(
+    config_dir: Path, table: str, problem: str
+) -> None:
     station = append(config_dir / "station.toml", f"\n[[inputs]]\n{table}")
-    assert problems_of(station) == [f"{station}: {problem}"]
+    assert problems_of(station) == [f"{station}: {line}" for line in problem.splitlines()]
 
 
 def test_a_session_control_waits_for_a_two_second_press_unless_told_otherwise() -> None:

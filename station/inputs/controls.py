@@ -98,12 +98,12 @@ class ControlPanel:
             if item.role != "control":
                 continue
             pin = item.pin
-            if pin is None:
+            if pin is None and (spare or item.kind != "usb-switch"):
                 if not spare:
                     log.warning("control %r has no pin and works only with --simulate", item.name)
                     continue
                 pin = spare.pop(0)
-            if item.kind == "rotary-encoder":
+            if item.kind == "rotary-encoder" and pin is not None:
                 encoder = RotaryEncoder(
                     pin, item.pin_b, bounce_time=None, max_steps=0, pin_factory=pin_factory
                 )

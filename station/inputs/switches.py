@@ -103,7 +103,7 @@ class Switch:
     def __init__(
         self,
         config: InputConfig,
-        pin: int,
+        pin: int | None,
         settings: AccessSettings,
         listener: PressListener,
         scheduler: DeadlineScheduler,
@@ -119,15 +119,18 @@ class Switch:
         # Edges (gpiozero's callback thread) and deadlines (the scheduler thread) change the
         # filter; re-entrant because a control's listener may change settings.
         self._lock = threading.RLock()
-        # bounce_time stays None: the access filter debounces on the first edge instead.
-        self.device = DigitalInputDevice(
-            pin, pull_up=config.pull_up, bounce_time=None, pin_factory=pin_factory
-        )
+        # No pin: a USB switch, whose edges come from `station.inputs.usb`.
+        self.device: DigitalInputDevice | None = None
+        if pin is not None:
+            # bounce_time stays None: the access filter debounces on the first edge instead.
+            self.device = DigitalInputDevice(
+                pin, pull_up=config.pull_up, bounce_time=None, pin_factory=pin_factory
+            )
+            self.device.when_activated = self._on_activated
+            self.device.when_deactivated = self._on_deactivated
         self.led = (
             LED(config.led_pin, pin_factory=pin_factory) if config.led_pin is not None else None
         )
-        self.device.when_activated = self._on_activated
-        self.device.when_deactivated = self._on_deactivated
 
     def _on_activated(self) -> None:
         self.edge(True, time.monotonic())
@@ -178,7 +181,8 @@ class Switch:
                 listener.rejected(self, action.reason, action.at, action.amount)
 
     def close(self) -> None:
-        self.device.close()
+        if self.device is not None:
+            self.device.close()
         if self.led is not None:
             self.led.close()
 
@@ -210,10 +214,11 @@ class SwitchBoard:
             if item.role != "play":
                 continue
             pin = item.pin
-            if pin is None:
+            if pin is None and (simulate or item.kind != "usb-switch"):
                 if not simulate:
                     log.warning("input %r has no pin and works only with --simulate", item.name)
                     continue
+                # Simulated on a spare mock pin, USB switches included.
                 pin = spare.pop(0)
             self.switches[item.name] = Switch(
                 item,
