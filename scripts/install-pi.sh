@@ -13,7 +13,7 @@ set -euo pipefail
 
 readonly SERVICE_USER=sensory-station
 readonly STATE_DIR=/var/lib/sensory-station
-readonly DEVICE_GROUPS=(gpio audio)
+readonly DEVICE_GROUPS=(gpio audio input)  # input: USB switch interfaces
 readonly MOSQUITTO_DIR=/etc/mosquitto
 readonly UNITS_TO_ENABLE=(
     sensory-station.target

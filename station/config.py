@@ -77,15 +77,56 @@ class MqttSection(Schema):
     keepalive: int = Field(default=30, ge=5, le=3600)
 
 
+class AccessOverride(Schema):
+    """Access-filter settings; a key left out keeps the value of the layer below it.
+
+    Used for an input's defaults in the station file and for the client's ``[access]`` and
+    ``[access.inputs.<input>]`` tables (see `station.inputs.access.AccessSettings.for_input`).
+    """
+
+    debounce_ms: float | None = Field(default=None, ge=0.0, le=1000.0)
+    acceptance_ms: float | None = Field(default=None, ge=0.0, le=5000.0)
+    lockout_ms: float | None = Field(default=None, ge=0.0, le=10000.0)
+    release_tolerance_ms: float | None = Field(default=None, ge=0.0, le=2000.0)
+    mode: Literal["momentary", "latch", "timed"] | None = None
+    timed_ms: float | None = Field(default=None, ge=50.0, le=60000.0)
+    stuck_s: float | None = Field(default=None, ge=1.0, le=3600.0)
+
+
+CONTROL_ACTIONS = (
+    "volume-up", "volume-down", "volume", "next-sound-set", "previous-sound-set", "session",
+)
+
+
 class InputConfig(Schema):
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["arcade-button", "adaptive-switch", "keyboard"] = "arcade-button"
+    kind: Literal[
+        "arcade-button", "adaptive-switch", "usb-switch", "keyboard", "rotary-encoder"
+    ] = "arcade-button"
     pin: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
+    # The encoder's second line (B); its first (A) is `pin`.
+    pin_b: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
     pull_up: bool = True
     led_pin: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
-    role: Literal["play"] = "play"
+    role: Literal["play", "control"] = "play"
+    action: Literal[
+        "volume-up", "volume-down", "volume", "next-sound-set", "previous-sound-set", "session"
+    ] | None = None
     slot: int = Field(default=1, ge=1, le=64)
     key: str | None = Field(default=None, pattern=r"^[a-z0-9]$")
+    # A USB switch interface (an HID keyboard or joystick): its device name as the system
+    # shows it, and the key or button code it sends (`evtest` shows both).
+    device: str | None = Field(default=None, min_length=1)
+    code: str | None = Field(default=None, pattern=r"^(KEY|BTN)_[A-Z0-9_]+$")
+    access: AccessOverride | None = None
+
+
+class ControlsSection(Schema):
+    """Station-wide therapist controls (the control inputs themselves are [[inputs]])."""
+
+    # An LED showing ready (a short blink every 2 s), session running (steady) or fault
+    # (fast blink).
+    status_led_pin: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
 
 
 class StationConfig(Schema):
@@ -93,6 +134,7 @@ class StationConfig(Schema):
     audio: AudioSection = AudioSection()
     gpio: GpioSection = GpioSection()
     mqtt: MqttSection = MqttSection()
+    controls: ControlsSection = ControlsSection()
     inputs: list[InputConfig] = Field(default_factory=list, min_length=1)
 
 
@@ -107,9 +149,57 @@ class ClientSection(Schema):
     brightness_cap_hz: float = Field(default=0.0, ge=0.0, le=20000.0)
 
 
-class AccessSection(Schema):
-    debounce_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
-    lockout_ms: float = Field(default=0.0, ge=0.0, le=10000.0)
+# The built-in access settings, under every layer of the station and client files.
+ACCESS_DEFAULTS = AccessOverride(
+    debounce_ms=20.0,
+    acceptance_ms=0.0,
+    lockout_ms=0.0,
+    release_tolerance_ms=0.0,
+    mode="momentary",
+    timed_ms=1000.0,
+    stuck_s=30.0,
+)
+# A session control starts or ends the session only when held this long (milliseconds), so
+# that a client cannot do it by accident.
+SESSION_HOLD_MS = 2000.0
+
+
+def merge_access(*layers: AccessOverride | None) -> AccessOverride:
+    """The built-in defaults overridden by the keys each layer sets, later layers winning."""
+    values: dict[str, Any] = {}
+    for layer in (ACCESS_DEFAULTS, *layers):
+        if layer is not None:
+            values.update(
+                (key, getattr(layer, key))
+                for key in AccessOverride.model_fields
+                if getattr(layer, key) is not None
+            )
+    return AccessOverride(**values)
+
+
+def access_problems(merged: AccessOverride) -> list[str]:
+    """What is inconsistent in a merged access table: ``key: message`` lines."""
+    problems = []
+    acceptance = merged.acceptance_ms or 0.0
+    debounce = merged.debounce_ms or 0.0
+    if 0.0 < acceptance < debounce:
+        problems.append(
+            f"acceptance_ms: {acceptance:g} is shorter than debounce_ms {debounce:g}; a press "
+            "is only known to be held once its debounce window has passed: use 0 or at least "
+            f"{debounce:g}"
+        )
+    if merged.stuck_s is not None and acceptance >= merged.stuck_s * 1000.0:
+        problems.append(
+            f"acceptance_ms: {acceptance:g} is not shorter than the stuck-switch guard "
+            f"(stuck_s = {merged.stuck_s:g}); no press could ever be accepted"
+        )
+    return problems
+
+
+class AccessSection(AccessOverride):
+    """A client's ``[access]`` table: settings for every input, then per-input overrides."""
+
+    inputs: dict[str, AccessOverride] = Field(default_factory=dict)
 
 
 class ClientProfile(Schema):
@@ -490,21 +580,36 @@ def check_sound_set(path: Path, data: dict[str, Any], problems: list[str]) -> So
 
 
 def check_client(path: Path, data: dict[str, Any], problems: list[str]) -> ClientProfile | None:
-    return _validate(path, ClientProfile, data, problems)
+    client = _validate(path, ClientProfile, data, problems)
+    if client is None:
+        return None
+    before = len(problems)
+    access = client.access
+    for where, layer in [("access", None), *(
+        (f"access.inputs.{name}", table) for name, table in access.inputs.items()
+    )]:
+        problems.extend(
+            f"{path}: {where}.{problem}" for problem in access_problems(merge_access(access, layer))
+        )
+    return client if len(problems) == before else None
 
 
 def _check_inputs(path: Path, config: StationConfig, problems: list[str]) -> None:
     pin_owner: dict[int, str] = {}
     seen_names: set[str] = set()
     key_owner: dict[str, str] = {}
+    if config.controls.status_led_pin is not None:
+        pin_owner[config.controls.status_led_pin] = "controls.status_led_pin"
     for item in config.inputs:
         where = f"{path}: inputs[{item.name}]"
         if item.name in seen_names:
             problems.append(f"{where}.name: input name {item.name!r} is used twice")
         seen_names.add(item.name)
-        if item.kind != "keyboard" and item.pin is None:
+        if item.kind not in ("keyboard", "usb-switch") and item.pin is None:
             problems.append(f"{where}.pin: required for a {item.kind}; give a BCM GPIO number")
-        for key, pin in (("pin", item.pin), ("led_pin", item.led_pin)):
+        _check_usb(where, item, problems)
+        _check_role(where, item, problems)
+        for key, pin in (("pin", item.pin), ("pin_b", item.pin_b), ("led_pin", item.led_pin)):
             if pin is None:
                 continue
             if pin in pin_owner:
@@ -520,6 +625,95 @@ def _check_inputs(path: Path, config: StationConfig, problems: list[str]) -> Non
                     f"{key_owner[item.key]!r}"
                 )
             key_owner[item.key] = item.name
+        problems.extend(
+            f"{where}.access.{problem}"
+            for problem in access_problems(merge_access(input_access_defaults(item)))
+        )
+
+
+def input_access_defaults(item: InputConfig) -> AccessOverride | None:
+    """The station file's access table of `item`; a session control waits for a long press."""
+    if item.action != "session":
+        return item.access
+    return merge_access(AccessOverride(acceptance_ms=SESSION_HOLD_MS), item.access)
+
+
+def _check_usb(where: str, item: InputConfig, problems: list[str]) -> None:
+    if item.kind != "usb-switch":
+        for key in ("device", "code"):
+            if getattr(item, key) is not None:
+                problems.append(f"{where}.{key}: only a usb-switch has a {key}")
+        return
+    if item.pin is not None:
+        problems.append(f"{where}.pin: a usb-switch has no GPIO pin; remove pin")
+    if item.device is None:
+        problems.append(
+            f"{where}.device: a usb-switch needs its device name (as `evtest` lists it)"
+        )
+    if item.code is None:
+        problems.append(f"{where}.code: a usb-switch needs the key or button it sends, "
+                        "e.g. \"KEY_SPACE\" or \"BTN_0\"")
+    else:
+        try:
+            from evdev import ecodes
+        except ImportError:  # evdev builds on Linux only; the pattern check still ran
+            return
+        if item.code not in ecodes.ecodes:
+            names = [name for name in ecodes.ecodes if name.startswith(("KEY_", "BTN_"))]
+            problems.append(
+                f"{where}.code: no key or button {item.code!r}{_suggestion(item.code, names)}"
+            )
+
+
+def _check_role(where: str, item: InputConfig, problems: list[str]) -> None:
+    if item.role == "play":
+        if item.action is not None:
+            problems.append(
+                f"{where}.action: only a control has an action; set role = \"control\" or "
+                "remove action"
+            )
+        if item.kind == "rotary-encoder":
+            problems.append(
+                f"{where}.role: a rotary encoder is a control; set role = \"control\" and "
+                "action = \"volume\""
+            )
+        return
+    if item.action is None:
+        problems.append(
+            f"{where}.action: a control needs an action; allowed: {', '.join(CONTROL_ACTIONS)}"
+        )
+    elif (item.action == "volume") != (item.kind == "rotary-encoder"):
+        problems.append(
+            f"{where}.action: action \"volume\" goes with kind \"rotary-encoder\" (and an "
+            "encoder only does volume); buttons use volume-up / volume-down"
+        )
+    if item.kind == "rotary-encoder" and item.pin_b is None:
+        problems.append(f"{where}.pin_b: a rotary encoder needs its second pin (B)")
+    if item.kind != "rotary-encoder" and item.pin_b is not None:
+        problems.append(f"{where}.pin_b: only a rotary encoder has a second pin")
+
+
+def _check_client_inputs(
+    config: StationConfig, clients: Mapping[str, ClientProfile], paths: Mapping[str, Path],
+    problems: list[str],
+) -> None:
+    """Every input a client profile tunes is a play input of this station, and the merged
+    settings of each input make sense."""
+    play = {item.name: item for item in config.inputs if item.role == "play"}
+    for pseudonym, client in clients.items():
+        path = paths.get(pseudonym, Path(pseudonym))
+        for name in client.access.inputs:
+            if name not in play:
+                problems.append(
+                    f"{path}: access.inputs.{name}: no play input {name!r} in the station "
+                    f"file; play inputs: {', '.join(play) or 'none'}{_suggestion(name, play)}"
+                )
+        for name, item in play.items():
+            merged = merge_access(item.access, client.access, client.access.inputs.get(name))
+            problems.extend(
+                f"{path}: access (input {name!r}).{problem}"
+                for problem in access_problems(merged)
+            )
 
 
 def _load_folder(
@@ -527,6 +721,7 @@ def _load_folder(
     checker: Any,
     name_of: Any,
     problems: list[str],
+    paths: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if not folder.is_dir():
@@ -543,6 +738,8 @@ def _load_folder(
         if name in found:
             problems.append(f"{file}: {name!r} is defined twice in {folder}")
         found[name] = item
+        if paths is not None:
+            paths[name] = file
     return found
 
 
@@ -581,15 +778,18 @@ def load_station(path: Path | str, overrides: Sequence[str] = ()) -> LoadedStati
     )
     sound_sets_clean = len(problems) == before
     before = len(problems)
+    client_paths: dict[str, Path] = {}
     clients: dict[str, ClientProfile] = _load_folder(
         (base / _folder_setting(raw, "clients_dir")).resolve(),
         check_client,
         lambda c: c.client.pseudonym,
         problems,
+        client_paths,
     )
     clients_clean = len(problems) == before
     if config is None:
         raise ConfigError(problems)
+    _check_client_inputs(config, clients, client_paths, problems)
     # When a folder has problems, the name the station asks for may be in one of its broken
     # files: saying it does not exist would send staff looking for the wrong thing.
     if sound_sets_clean and config.station.sound_set not in sound_sets:

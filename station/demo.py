@@ -121,8 +121,9 @@ def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Pa
                 supervisor.run_until_stopped()
                 return 0
             engine = next(child for child in children if child.name == "engine")
-            sent = _play_script(engine.stdin_pipe, list(station.config.inputs), seconds,
-                                supervisor)
+            # The script plays the client's inputs; the therapist's controls are left alone.
+            play = [item for item in station.config.inputs if item.role == "play"]
+            sent = _play_script(engine.stdin_pipe, play, seconds, supervisor)
             delivered = watcher.wait_for_total(sum(sent.values()), DELIVERY_TIMEOUT_SECONDS)
             print(f"demo: recorded {record}")
             print(f"demo: counts received over MQTT: {_format(watcher.counts)}")

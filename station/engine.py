@@ -17,10 +17,12 @@ from station import sdnotify
 from station.config import LoadedStation, load_station
 from station.control import ControlError, ControlServer
 from station.errors import ConfigError
-from station.inputs.access import AccessSettings
+from station.inputs.access import BOUNCE
+from station.inputs.controls import ControlPanel
 from station.inputs.pins import make_pin_factory
 from station.inputs.simulate import SimulatedSwitches, start_driver
 from station.inputs.switches import Switch, SwitchBoard
+from station.inputs.usb import UsbSwitches
 from station.sound.engine import FADE_SECONDS, SoundEngine
 from station.sound.server import AudioServer
 from station.telemetry.eventlog import (
@@ -76,8 +78,10 @@ class Engine:
         self.sound.release(switch.slot)
         self.recorder.record(RELEASE, switch.name, None, at, held_seconds * 1000.0)
 
-    def rejected(self, switch: Switch, reason: str, at: float) -> None:
-        self.recorder.record(REJECTED, switch.name, reason, at)
+    def rejected(self, switch: Switch, reason: str, at: float, amount: int = 1) -> None:
+        # A bounce report stands for `amount` swallowed edges (station/inputs/access.py).
+        detail = {"edges": amount} if reason == BOUNCE else None
+        self.recorder.record(REJECTED, switch.name, reason, at, detail=detail)
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -107,13 +111,22 @@ class Engine:
         self.start_session()
         self.board = SwitchBoard(
             config.inputs,
-            AccessSettings.from_profile(self.station.client.access),
+            self.station.client.access,
             self,
             factory,
             simulate=factory_name == "mock",
         )
+        self.controls = ControlPanel(
+            config.inputs,
+            self,
+            factory,
+            self.board.scheduler,
+            status_led_pin=config.controls.status_led_pin,
+            spare_pins=self.board.spare_pins,
+        )
+        self.usb = self._start_usb_switches()
         if factory_name == "mock":
-            self.simulated = SimulatedSwitches(self.board, factory)
+            self.simulated = SimulatedSwitches(self.board, factory, self.controls.switches)
             start_driver(self.simulated, self.stopping, lambda text: log.info("%s", text))
         log.info(
             "ready: %d inputs, sound set %s, client %s, session %s",
@@ -122,6 +135,24 @@ class Engine:
         )
         self.control = ControlServer(self.station.data_dir, self.handle_command)
         sdnotify.ready(f"playing: {config.station.sound_set}")
+
+    def _start_usb_switches(self) -> UsbSwitches | None:
+        """Read the USB switch interfaces, if any input is one (simulation: none is)."""
+        usb = [
+            switch
+            for switch in (*self.board.switches.values(), *self.controls.switches.values())
+            if switch.device is None
+        ]
+        if not usb:
+            return None
+        try:
+            return UsbSwitches(usb)
+        except ImportError:
+            log.error(
+                "inputs %s are USB switches, which need python-evdev (Linux only); they are off",
+                ", ".join(switch.name for switch in usb),
+            )
+            return None
 
     def healthy(self) -> bool:
         return self.audio.healthy and self.recorder.healthy
@@ -140,6 +171,7 @@ class Engine:
                     "ok" if self.audio.healthy else "stopped",
                     "ok" if self.recorder.healthy else "stopped",
                 )
+                self.controls.show_fault()
                 status = 1
                 break
             sdnotify.watchdog_ping()
@@ -149,6 +181,9 @@ class Engine:
     def stop(self) -> None:
         sdnotify.stopping()
         self.control.close()
+        if self.usb is not None:
+            self.usb.close()
+        self.controls.close()
         self.board.close()
         self.sound.release_all()
         self.sound.fade_out()
@@ -180,7 +215,7 @@ class Engine:
                     + ", ".join(sorted(self.station.clients))
                 )
             self.sound.set_client(client)
-            self.board.apply(AccessSettings.from_profile(client.access))
+            self.board.apply(client.access)
             self.client_name = pseudonym
             self._context_changed()
             self.recorder.record(CLIENT_CHANGED, detail={"client": pseudonym})

@@ -40,32 +40,45 @@ def _load(name: str) -> Any:
     )
 
 
+def _advice(choice: str, model: str) -> str:
+    """What to set instead when pin factory `choice` cannot load on board `model`."""
+    if "Raspberry Pi" not in model:
+        return 'this is not a Raspberry Pi: run with --simulate or set gpio.pin_factory = "auto"'
+    if choice == "lgpio":
+        return "install lgpio (Debian package python3-lgpio)"
+    if "Raspberry Pi 5" in model:
+        return 'set gpio.pin_factory = "lgpio" (RPi.GPIO does not work on a Pi 5)'
+    return (
+        'set gpio.pin_factory = "lgpio", or install RPi.GPIO (Debian package python3-rpi.gpio)'
+    )
+
+
 def make_pin_factory(choice: str, simulate: bool) -> tuple[Any, str]:
     """(factory, its name) for config value `choice`; mock whenever `simulate` is set.
 
     ``auto`` takes ``$GPIOZERO_PIN_FACTORY`` if set, else lgpio, else RPi.GPIO, and on a machine
-    that is not a Raspberry Pi falls back to the mock factory (simulation).
+    that is not a Raspberry Pi falls back to the mock factory (simulation). A factory that
+    cannot load raises PinFactoryError: one line naming the setting and what to set instead.
     """
     if simulate:
         return _load("mock"), "mock"
+    setting = "gpio.pin_factory"
     if choice == "auto":
         from_environment = os.environ.get("GPIOZERO_PIN_FACTORY", "").strip().lower()
         if from_environment:
             choice = from_environment.replace("rpi.gpio", "rpigpio")
+            setting = "$GPIOZERO_PIN_FACTORY"
     if choice != "auto":
         try:
             return _load(choice), choice
-        except PinFactoryError:
-            raise
+        except PinFactoryError as error:
+            raise PinFactoryError(str(error).replace("gpio.pin_factory", setting, 1)) from None
         except Exception as error:
-            model = board_model() or "this machine"
-            advice = (
-                "set gpio.pin_factory = \"lgpio\" (the only one that works on a Pi 5)"
-                if choice != "lgpio"
-                else "install lgpio (Debian package python3-lgpio) or run with --simulate"
-            )
+            model = board_model()
+            reason = " ".join(str(error).split()) or type(error).__name__
             raise PinFactoryError(
-                f"gpio.pin_factory {choice!r} cannot load on {model}: {error}; {advice}"
+                f"{setting} {choice!r} cannot load on {model or 'this machine'}: {reason}; "
+                f"{_advice(choice, model)}"
             ) from error
     for name in ("lgpio", "rpigpio"):
         try:

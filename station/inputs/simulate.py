@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 from station.errors import InputError
@@ -28,8 +28,10 @@ KEY_RELEASE_AFTER = 0.15  # seconds a key press is held in terminal mode
 class SimulatedSwitches:
     """Presses and releases switches by name through their mock pins."""
 
-    def __init__(self, board: SwitchBoard, factory: Any) -> None:
-        self._board = board
+    def __init__(
+        self, board: SwitchBoard, factory: Any, controls: Mapping[str, Switch] | None = None
+    ) -> None:
+        self._switches = {**board.switches, **(controls or {})}
         self._factory = factory
 
     def _pin(self, switch: Switch) -> Any:
@@ -37,9 +39,9 @@ class SimulatedSwitches:
 
     def _switch(self, name: str) -> Switch:
         try:
-            return self._board.switches[name]
+            return self._switches[name]
         except KeyError:
-            known = ", ".join(self._board.switches)
+            known = ", ".join(self._switches)
             raise InputError(f"no input named {name!r}; inputs: {known}") from None
 
     def press(self, name: str) -> None:
@@ -65,7 +67,7 @@ class SimulatedSwitches:
     def keys(self) -> dict[str, str]:
         return {
             switch.config.key: name
-            for name, switch in self._board.switches.items()
+            for name, switch in self._switches.items()
             if switch.config.key is not None
         }
 

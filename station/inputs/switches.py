@@ -1,12 +1,15 @@
 """Switches: gpiozero input devices (and their LEDs) wired to access filters.
 
 The press path is: gpiozero edge callback → `AccessFilter.edge` → the `PressListener`
-(which triggers the sound and queues the event). Nothing else runs on it.
+(which triggers the sound and queues the event). Nothing else runs on it. Decisions that wait
+for time to pass run on the one `DeadlineScheduler` thread, never on a thread or timer of
+their own.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -14,8 +17,8 @@ from typing import Any, Protocol
 
 from gpiozero import LED, DigitalInputDevice
 
-from station.config import InputConfig
-from station.inputs.access import AccessFilter, AccessSettings, Decision
+from station.config import AccessSection, InputConfig
+from station.inputs.access import PRESS, RELEASE, AccessFilter, AccessSettings, Action
 
 log = logging.getLogger(__name__)
 
@@ -27,86 +30,38 @@ class PressListener(Protocol):
 
     def released(self, switch: Switch, at: float, held_seconds: float) -> None: ...
 
-    def rejected(self, switch: Switch, reason: str, at: float) -> None: ...
+    def rejected(self, switch: Switch, reason: str, at: float, amount: int = 1) -> None: ...
 
 
-class Switch:
-    """One configured input: its GPIO device, optional LED and access filter."""
+class Ticking(Protocol):
+    """Something with deferred decisions: `tick(now)` applies what is due and returns the
+    monotonic time (seconds) it next needs a tick, or math.inf."""
 
-    def __init__(
-        self,
-        config: InputConfig,
-        pin: int,
-        settings: AccessSettings,
-        listener: PressListener,
-        settler: Settler,
-        pin_factory: Any,
-    ) -> None:
-        self.config = config
-        self.name = config.name
-        self.slot = config.slot
-        self.pin = pin
-        self.filter = AccessFilter(settings)
-        self._listener = listener
-        self._settler = settler
-        # bounce_time stays None: the access filter debounces on the first edge instead.
-        self.device = DigitalInputDevice(
-            pin, pull_up=config.pull_up, bounce_time=None, pin_factory=pin_factory
-        )
-        self.led = (
-            LED(config.led_pin, pin_factory=pin_factory) if config.led_pin is not None else None
-        )
-        self.device.when_activated = self._on_activated
-        self.device.when_deactivated = self._on_deactivated
-
-    def _on_activated(self) -> None:
-        self.edge(True, time.monotonic())
-
-    def _on_deactivated(self) -> None:
-        self.edge(False, time.monotonic())
-
-    def edge(self, active: bool, at: float) -> None:
-        self._act(self.filter.edge(active, at), at)
-
-    def settle(self, at: float) -> None:
-        self._act(self.filter.settle(at), at)
-
-    def _act(self, decision: Decision, at: float) -> None:
-        if decision is Decision.PRESS:
-            self._listener.pressed(self, at)
-            if self.led is not None:
-                self.led.on()
-        elif decision is Decision.RELEASE:
-            self._listener.released(self, at, at - self.filter.pressed_at)
-            if self.led is not None:
-                self.led.off()
-        elif decision is Decision.LOCKOUT:
-            self._listener.rejected(self, decision.value, at)
-        elif decision is Decision.BOUNCE:
-            self._settler.check_after(self, at + self.filter.settings.debounce)
-
-    def close(self) -> None:
-        self.device.close()
-        if self.led is not None:
-            self.led.close()
+    def tick(self, now: float) -> float: ...
 
 
-class Settler:
-    """Re-checks a switch when its debounce window ends, if the window swallowed its last edge.
+class DeadlineScheduler:
+    """The one thread that applies every input's deferred decisions when they fall due.
 
-    Without this a tap shorter than the debounce window would leave its note hanging.
+    Acceptance delays, release tolerances, timed notes, the stuck-switch guard and the ends of
+    debounce windows all come here as a deadline per input, not as a thread or timer each.
     """
 
     def __init__(self) -> None:
-        self._due: dict[Switch, float] = {}
+        self._due: dict[Ticking, float] = {}
         self._wake = threading.Condition()
         self._running = True
-        self._thread = threading.Thread(target=self._run, name="debounce-settler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="input-deadlines", daemon=True)
         self._thread.start()
 
-    def check_after(self, switch: Switch, at: float) -> None:
+    def wake(self, target: Ticking, at: float) -> None:
+        """Tick `target` at monotonic time `at` (seconds) or earlier."""
         with self._wake:
-            self._due[switch] = at
+            current = self._due.get(target)
+            if current is not None and current <= at:
+                # An earlier tick is already due; it reports the next deadline itself.
+                return
+            self._due[target] = at
             self._wake.notify()
 
     def _run(self) -> None:
@@ -115,14 +70,25 @@ class Settler:
                 if not self._due:
                     self._wake.wait()
                     continue
-                switch, due = min(self._due.items(), key=lambda item: item[1])
+                target, due = min(self._due.items(), key=lambda item: item[1])
                 delay = due - time.monotonic()
                 if delay > 0:
                     self._wake.wait(delay)
                     continue
-                del self._due[switch]
-                if switch.filter.needs_settling:
-                    switch.settle(due)
+                del self._due[target]
+                # Tick without the lock, so that edges can schedule meanwhile.
+                self._wake.release()
+                try:
+                    following = target.tick(time.monotonic())
+                except Exception:
+                    log.exception("deferred input decision failed; the input carries on")
+                    following = math.inf
+                finally:
+                    self._wake.acquire()
+                if following != math.inf:
+                    current = self._due.get(target)
+                    if current is None or following < current:
+                        self._due[target] = following
 
     def close(self) -> None:
         with self._wake:
@@ -131,43 +97,150 @@ class Settler:
         self._thread.join(timeout=2)
 
 
+class Switch:
+    """One configured input: its GPIO device, optional LED and access filter."""
+
+    def __init__(
+        self,
+        config: InputConfig,
+        pin: int | None,
+        settings: AccessSettings,
+        listener: PressListener,
+        scheduler: DeadlineScheduler,
+        pin_factory: Any,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.slot = config.slot
+        self.pin = pin
+        self.filter = AccessFilter(settings)
+        self._listener = listener
+        self._scheduler = scheduler
+        # Edges (gpiozero's callback thread) and deadlines (the scheduler thread) change the
+        # filter; re-entrant because a control's listener may change settings.
+        self._lock = threading.RLock()
+        # No pin: a USB switch, whose edges come from `station.inputs.usb`.
+        self.device: DigitalInputDevice | None = None
+        if pin is not None:
+            # bounce_time stays None: the access filter debounces on the first edge instead.
+            self.device = DigitalInputDevice(
+                pin, pull_up=config.pull_up, bounce_time=None, pin_factory=pin_factory
+            )
+            self.device.when_activated = self._on_activated
+            self.device.when_deactivated = self._on_deactivated
+        self.led = (
+            LED(config.led_pin, pin_factory=pin_factory) if config.led_pin is not None else None
+        )
+
+    def _on_activated(self) -> None:
+        self.edge(True, time.monotonic())
+
+    def _on_deactivated(self) -> None:
+        self.edge(False, time.monotonic())
+
+    def edge(self, active: bool, at: float) -> None:
+        """An edge to `active` at monotonic time `at` (seconds, taken at the edge)."""
+        with self._lock:
+            actions = self.filter.edge(active, at)
+            if actions:
+                self._deliver(actions)
+            deadline = self.filter.deadline
+        if deadline != math.inf:
+            self._scheduler.wake(self, deadline)
+
+    def tick(self, now: float) -> float:
+        with self._lock:
+            actions = self.filter.tick(now)
+            if actions:
+                self._deliver(actions)
+            return self.filter.deadline
+
+    def apply(self, settings: AccessSettings) -> None:
+        """New settings from now on; a note sounding under a different mode is ended."""
+        with self._lock:
+            actions = self.filter.apply(settings, time.monotonic())
+            if actions:
+                self._deliver(actions)
+            deadline = self.filter.deadline
+        if deadline != math.inf:
+            self._scheduler.wake(self, deadline)
+
+    def _deliver(self, actions: list[Action]) -> None:
+        listener = self._listener
+        for action in actions:
+            kind = action.kind
+            if kind == PRESS:
+                listener.pressed(self, action.at)
+                if self.led is not None:
+                    self.led.on()
+            elif kind == RELEASE:
+                listener.released(self, action.at, action.seconds)
+                if self.led is not None:
+                    self.led.off()
+            else:
+                listener.rejected(self, action.reason, action.at, action.amount)
+
+    def close(self) -> None:
+        if self.device is not None:
+            self.device.close()
+        if self.led is not None:
+            self.led.close()
+
+
 def free_pins(inputs: Sequence[InputConfig]) -> list[int]:
     """BCM pins no input or LED uses, for keyboard-only inputs in simulation."""
-    used = {pin for item in inputs for pin in (item.pin, item.led_pin) if pin is not None}
+    used = {
+        pin for item in inputs for pin in (item.pin, item.pin_b, item.led_pin) if pin is not None
+    }
     return [pin for pin in range(27, 1, -1) if pin not in used]
 
 
 class SwitchBoard:
-    """Every configured input, built on one pin factory."""
+    """Every play input, built on one pin factory, with the one deadline scheduler."""
 
     def __init__(
         self,
         inputs: Sequence[InputConfig],
-        settings: AccessSettings,
+        profile: AccessSection | None,
         listener: PressListener,
         pin_factory: Any,
         simulate: bool,
+        scheduler: DeadlineScheduler | None = None,
     ) -> None:
-        self.settler = Settler()
+        self.scheduler = scheduler or DeadlineScheduler()
         spare = free_pins(inputs)
         self.switches: dict[str, Switch] = {}
         for item in inputs:
+            if item.role != "play":
+                continue
             pin = item.pin
-            if pin is None:
+            if pin is None and (simulate or item.kind != "usb-switch"):
                 if not simulate:
                     log.warning("input %r has no pin and works only with --simulate", item.name)
                     continue
+                # Simulated on a spare mock pin, USB switches included.
                 pin = spare.pop(0)
             self.switches[item.name] = Switch(
-                item, pin, settings, listener, self.settler, pin_factory
+                item,
+                pin,
+                AccessSettings.for_input(item, profile),
+                listener,
+                self.scheduler,
+                pin_factory,
             )
+        # Pins left for keyboard-only controls in simulation.
+        self.spare_pins = spare if simulate else []
 
-    def apply(self, settings: AccessSettings) -> None:
-        """New access settings (a new client); applies from each switch's next edge."""
+    def apply(self, profile: AccessSection | None) -> None:
+        """A new client's access settings (their ``[access]`` table), while running.
+
+        A press in progress carries on under the new numbers; one whose mode changes ends its
+        note now and is ignored until let go, so no note is left hanging.
+        """
         for switch in self.switches.values():
-            switch.filter.settings = settings
+            switch.apply(AccessSettings.for_input(switch.config, profile))
 
     def close(self) -> None:
-        self.settler.close()
+        self.scheduler.close()
         for switch in self.switches.values():
             switch.close()

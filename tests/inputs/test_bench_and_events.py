@@ -1,0 +1,58 @@
+"""Decisions reach the event log through the real Engine listener, and `station bench inputs`
+measures that path."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from station.bench import inputs as bench_inputs
+from station.config import AccessSection, InputConfig, load_station
+from station.engine import Engine
+from station.inputs.switches import SwitchBoard
+from station.sound.engine import SoundEngine
+from station.telemetry.eventlog import PRESS, REJECTED, RELEASE, EventReader, EventRecorder
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "station.toml"
+
+
+def test_rejected_presses_are_recorded_with_their_reason_like_accepted_ones(
+    mock_factory: Any, pyo_server: Any, tmp_path: Path
+) -> None:
+    loaded = load_station(SHIPPED)
+    engine = Engine(loaded)
+    engine.sound = SoundEngine(2, loaded.sound_set, loaded.client)
+    engine.recorder = EventRecorder(tmp_path)
+    engine.recorder.start_session("C-7F3K", "calm-bells", detail={})
+    board = SwitchBoard([InputConfig(name="big-red", pin=17)],
+                        AccessSection(debounce_ms=0, lockout_ms=10000), engine, mock_factory,
+                        simulate=False)
+    pin = mock_factory.pin(17)
+    pin.drive_low()
+    pin.drive_high()
+    pin.drive_low()  # within the lockout
+    pin.drive_high()
+    board.close()
+    engine.recorder.close()
+    reader = EventReader(tmp_path)
+    events = [(e.type, e.input, e.reason, e.client) for e in reader.after(0)][1:]
+    reader.close()
+    assert events == [
+        (PRESS, "big-red", None, "C-7F3K"),
+        (RELEASE, "big-red", None, "C-7F3K"),
+        (REJECTED, "big-red", "lockout", "C-7F3K"),
+    ]
+
+
+def test_bench_inputs_times_every_edge_and_records_every_note() -> None:
+    parser = argparse.ArgumentParser()
+    bench_inputs.add_arguments(parser)
+    arguments = parser.parse_args(["--edges", "400", "--pace-us", "0", "--config", str(SHIPPED)])
+    result = bench_inputs.run(arguments)
+    for run in ("notes", "notes_back_to_back", "inputs_only", "bounce"):
+        assert result[run]["edges"] == 400
+        assert 0 < result[run]["p50_us"] <= result[run]["p99_us"] <= result[run]["max_us"]
+    # Two note runs of 400 timed and 1000 warm-up edges each, one event per edge, plus the
+    # session start and the bounce run's opening press (its release is inside the window).
+    assert result["events_recorded"] == 2 * 1400 + 2
