@@ -206,10 +206,10 @@ class Pad(Instrument):
         frequency = pyo.Sig(220.0)
         swell = new_swell()
         envelope = pyo.Adsr(attack=0.35, decay=0.5, sustain=0.8, release=1.2, dur=0, mul=0.0)
-        tone = pyo.RCOsc(freq=frequency * [0.997, 1.003], sharp=0.35, mul=0.5)
-        output = pyo.ButLP(
-            pyo.Mix(tone, voices=1), freq=frequency * (2.0 + 3.0 * swell), mul=envelope * swell
+        tone = pyo.RCOsc(freq=frequency * 0.997, sharp=0.35, mul=0.5) + pyo.RCOsc(
+            freq=frequency * 1.003, sharp=0.35, mul=0.5
         )
+        output = pyo.ButLP(tone, freq=frequency * (2.0 + 3.0 * swell), mul=envelope * swell)
         return Voice(frequency, (envelope,), swell, output)
 
 
@@ -268,9 +268,13 @@ class Drone(Instrument):
         frequency = pyo.Sig(110.0)
         swell = new_swell()
         envelope = pyo.Adsr(attack=1.5, decay=0.1, sustain=1.0, release=2.0, dur=0, mul=0.0)
-        # A little feedback adds upper partials; the 0.2 Hz detune beats gently.
-        tone = pyo.SineLoop(freq=frequency * [1.0, 1.0 + 0.2 / 110.0], feedback=0.06, mul=0.5)
-        output = pyo.ButLP(pyo.Mix(tone, voices=1), freq=1200, mul=envelope * swell)
+        # A little feedback adds upper partials; the 0.2 Hz detune beats gently. Two objects
+        # rather than one fed a list of frequencies: the multichannel form crashed pyo 1.1.0
+        # (a segmentation fault) once more than a few dozen voices sounded.
+        tone = pyo.SineLoop(freq=frequency, feedback=0.06, mul=0.5) + pyo.SineLoop(
+            freq=frequency + 0.2, feedback=0.06, mul=0.5
+        )
+        output = pyo.ButLP(tone, freq=1200, mul=envelope * swell)
         return Voice(frequency, (envelope,), swell, output)
 
 
