@@ -23,8 +23,13 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from station.errors import ConfigError
-from station.sound.catalog import INSTRUMENT_NAMES
-from station.sound.theory import NOTE_NAMES, SCALES
+from station.sound.catalog import (
+    DRUM_PIECES,
+    INSTRUMENT_NAMES,
+    MELODIC_INSTRUMENTS,
+    SAMPLE_EXTENSIONS,
+)
+from station.sound.theory import NOTE_NAMES, SCALES, chord_notes, parse_note_name
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,6 +37,7 @@ PSEUDONYM_PATTERN = r"^[A-Z][A-Z0-9]{0,3}-[A-Z0-9]{2,12}$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 # BCM numbers of the GPIO lines on the 40-pin header of every Pi since the B+.
 GPIO_PINS = range(0, 28)
+RHYTHM_PATTERN = r"^[xo.]{0,64}$"
 
 
 class Schema(BaseModel):
@@ -134,7 +140,13 @@ class StationConfig(Schema):
 
 class ClientSection(Schema):
     pseudonym: str = Field(pattern=PSEUDONYM_PATTERN)
+    # The loudest the station may ever get for this client, dBFS.
     volume_ceiling_dbfs: float = Field(default=-12.0, ge=-60.0, le=0.0)
+    # No sound reaches full level faster than this, milliseconds: instruments with a shorter
+    # attack (a drum, a pluck) are softened for this client.
+    min_attack_ms: float = Field(default=5.0, ge=1.0, le=2000.0)
+    # Low-pass cut-off in Hz for sound-sensitive clients; 0 = no cap.
+    brightness_cap_hz: float = Field(default=0.0, ge=0.0, le=20000.0)
 
 
 # The built-in access settings, under every layer of the station and client files.
@@ -203,17 +215,59 @@ class SoundSetSection(Schema):
     octave: int = Field(default=4, ge=1, le=7)
     scale: str = "major-pentatonic"
     volume: float = Field(default=0.7, ge=0.0, le=1.0)
+    tempo_bpm: float = Field(default=90.0, ge=30.0, le=240.0)
+    # Share of reverberated sound, 0 (dry) to 1.
+    reverb: float = Field(default=0.25, ge=0.0, le=1.0)
+    # Expression from one switch: a held note swells from `swell_start` of its level to the
+    # full level over this many seconds, and gets brighter as it does; 0 = no swell.
+    swell_seconds: float = Field(default=0.0, ge=0.0, le=20.0)
+    swell_start: float = Field(default=0.35, ge=0.05, le=1.0)
+
+
+SLOT_ACTIONS = ("note", "chord", "sample", "melody", "drone", "rhythm", "drum")
 
 
 class SlotConfig(Schema):
-    degree: int = Field(ge=1, le=64)
+    # note: one scale degree; chord: a chord on the degree; sample: a [samples] file;
+    # melody: the next note of [melody]; drone: a held root and fifth, on/off per press;
+    # rhythm: a [[rhythms]] pattern, start/stop per press; drum: one drum-kit piece.
+    action: Literal["note", "chord", "sample", "melody", "drone", "rhythm", "drum"] = "note"
+    degree: int = Field(default=1, ge=1, le=64)
     octave: int = Field(default=0, ge=-3, le=3)
     velocity: float = Field(default=0.8, gt=0.0, le=1.0)
+    instrument: str = ""  # "" = the sound set's instrument
+    chord: Literal["triad", "seventh"] = "triad"
+    sample: str = ""
+    rhythm: str = ""
+    drum: str = ""
+
+
+class MelodySection(Schema):
+    # Note names with octave, e.g. ["E4", "D4", "C4"]; each press plays the next, then wraps.
+    notes: list[str] = Field(min_length=1, max_length=1024)
+    instrument: str = ""  # "" = the sound set's instrument
+
+
+class RhythmConfig(Schema):
+    name: str = Field(pattern=NAME_PATTERN)
+    steps_per_beat: int = Field(default=4, ge=1, le=8)
+    # One character per step: 'x' a hit, 'o' a soft hit, '.' a rest; each line repeats on its
+    # own length.
+    kick: str = Field(default="", pattern=RHYTHM_PATTERN)
+    snare: str = Field(default="", pattern=RHYTHM_PATTERN)
+    hat: str = Field(default="", pattern=RHYTHM_PATTERN)
+    shaker: str = Field(default="", pattern=RHYTHM_PATTERN)
+    velocity: float = Field(default=0.7, gt=0.0, le=1.0)
 
 
 class SoundSet(Schema):
     sound_set: SoundSetSection
     slots: list[SlotConfig] = Field(min_length=1, max_length=64)
+    # Sample name → audio file (WAV, FLAC, OGG or AIFF), relative to the sound-set file; made
+    # absolute when the file is loaded.
+    samples: dict[str, str] = Field(default_factory=dict)
+    melody: MelodySection | None = None
+    rhythms: list[RhythmConfig] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -361,6 +415,11 @@ def _validation_problems(
                 f"{item['input']!r} is not a client pseudonym; use a code like 'C-7F3K' "
                 "(capital letters and digits around one hyphen), never a real name"
             )
+        elif kind == "string_pattern_mismatch" and loc[-1] in DRUM_PIECES:
+            message = (
+                f"{item['input']!r} is not a rhythm line; use 'x' (hit), 'o' (soft hit) and "
+                "'.' (rest), at most 64 steps"
+            )
         elif kind == "string_pattern_mismatch":
             message = (
                 f"{item['input']!r} is not allowed; use lower-case letters, digits and '-' "
@@ -386,7 +445,88 @@ def _validate(
 # The three kinds of file
 
 
+def _unknown(path: Path, where: str, what: str, value: str, allowed: Sequence[str]) -> str:
+    return (
+        f"{path}: {where}: no {what} {value!r}; allowed: {', '.join(allowed) or 'none'}"
+        f"{_suggestion(value, allowed)}"
+    )
+
+
+def _check_samples(path: Path, sound_set: SoundSet, problems: list[str]) -> dict[str, str]:
+    """The sample files made absolute (relative to the sound-set file), each checked."""
+    resolved = {}
+    for name, relative in sound_set.samples.items():
+        file = (path.parent / Path(relative).expanduser()).resolve()
+        resolved[name] = str(file)
+        if not re.fullmatch(NAME_PATTERN, name):
+            problems.append(
+                f"{path}: samples.{name}: sample names use lower-case letters, digits and '-'"
+            )
+        if file.suffix.lower() not in SAMPLE_EXTENSIONS:
+            problems.append(
+                f"{path}: samples.{name}: {relative!r} is not a sound file the sampler reads; "
+                f"use one of: {', '.join(SAMPLE_EXTENSIONS)}"
+            )
+        elif not file.is_file():
+            problems.append(
+                f"{path}: samples.{name}: file not found: {file}; put the file there or "
+                "correct the path (relative to this sound-set file)"
+            )
+    return resolved
+
+
+def _check_slot(
+    path: Path, number: int, slot: SlotConfig, sound_set: SoundSet, problems: list[str]
+) -> None:
+    where = f"slots[#{number}]"
+    section = sound_set.sound_set
+    if slot.instrument and slot.instrument not in MELODIC_INSTRUMENTS:
+        problems.append(
+            _unknown(path, f"{where}.instrument", "melodic instrument", slot.instrument,
+                     MELODIC_INSTRUMENTS)
+        )
+    instrument = slot.instrument or section.instrument
+    if slot.action in ("note", "chord") and instrument in INSTRUMENT_NAMES and (
+        instrument not in MELODIC_INSTRUMENTS
+    ):
+        problems.append(
+            f"{path}: {where}.action: {slot.action!r} needs a melodic instrument "
+            f"({', '.join(MELODIC_INSTRUMENTS)}); set {where}.instrument or use action "
+            "'drum', 'sample' or 'drone'"
+        )
+    if slot.action in ("note", "chord", "drone") and section.scale in SCALES and (
+        section.key in NOTE_NAMES
+    ):
+        kind = slot.chord if slot.action == "chord" else "root"
+        notes = chord_notes(section.key, section.octave, section.scale, slot.degree, kind,
+                            slot.octave)
+        if not all(21 <= note <= 108 for note in notes):
+            problems.append(
+                f"{path}: {where}.degree: degree {slot.degree} at octave {slot.octave:+d} is "
+                "outside the piano's range A0 to C8; use a lower degree or octave"
+            )
+    if slot.action == "sample" and slot.sample not in sound_set.samples:
+        problems.append(
+            _unknown(path, f"{where}.sample", "sample", slot.sample, list(sound_set.samples))
+            + " (name it in the [samples] table)"
+        )
+    if slot.action == "rhythm":
+        names = [rhythm.name for rhythm in sound_set.rhythms]
+        if slot.rhythm not in names:
+            problems.append(
+                _unknown(path, f"{where}.rhythm", "rhythm", slot.rhythm, names)
+                + " (define it in a [[rhythms]] table)"
+            )
+    if slot.action == "drum" and slot.drum not in DRUM_PIECES:
+        problems.append(_unknown(path, f"{where}.drum", "drum", slot.drum, DRUM_PIECES))
+    if slot.action == "melody" and sound_set.melody is None:
+        problems.append(
+            f"{path}: {where}.action: 'melody' needs a [melody] table with the song's notes"
+        )
+
+
 def check_sound_set(path: Path, data: dict[str, Any], problems: list[str]) -> SoundSet | None:
+    """The sound set in `data` (read from `path`), or None with its problems added."""
     sound_set = _validate(path, SoundSet, data, problems)
     if sound_set is None:
         return None
@@ -394,21 +534,49 @@ def check_sound_set(path: Path, data: dict[str, Any], problems: list[str]) -> So
     section = sound_set.sound_set
     if section.instrument not in INSTRUMENT_NAMES:
         problems.append(
-            f"{path}: sound_set.instrument: no instrument {section.instrument!r}; "
-            f"allowed: {', '.join(INSTRUMENT_NAMES)}"
-            f"{_suggestion(section.instrument, INSTRUMENT_NAMES)}"
+            _unknown(path, "sound_set.instrument", "instrument", section.instrument,
+                     INSTRUMENT_NAMES)
         )
     if section.scale not in SCALES:
-        problems.append(
-            f"{path}: sound_set.scale: no scale {section.scale!r}; allowed: "
-            f"{', '.join(SCALES)}{_suggestion(section.scale, SCALES)}"
-        )
+        problems.append(_unknown(path, "sound_set.scale", "scale", section.scale, list(SCALES)))
     if section.key not in NOTE_NAMES:
         problems.append(
             f"{path}: sound_set.key: {section.key!r} is not a note name; allowed: "
             f"{', '.join(NOTE_NAMES)}"
         )
-    return sound_set if len(problems) == before else None
+    samples = _check_samples(path, sound_set, problems)
+    for number, slot in enumerate(sound_set.slots, start=1):
+        _check_slot(path, number, slot, sound_set, problems)
+    melody = sound_set.melody
+    if melody is not None:
+        if melody.instrument and melody.instrument not in MELODIC_INSTRUMENTS:
+            problems.append(
+                _unknown(path, "melody.instrument", "melodic instrument", melody.instrument,
+                         MELODIC_INSTRUMENTS)
+            )
+        for number, name in enumerate(melody.notes, start=1):
+            try:
+                note = parse_note_name(name)
+            except ValueError as error:
+                problems.append(f"{path}: melody.notes[#{number}]: {error}")
+                continue
+            if not 21 <= note <= 108:
+                problems.append(
+                    f"{path}: melody.notes[#{number}]: {name!r} is outside the piano's range "
+                    "A0 to C8"
+                )
+    rhythm_names = [rhythm.name for rhythm in sound_set.rhythms]
+    for rhythm in sound_set.rhythms:
+        if rhythm_names.count(rhythm.name) > 1:
+            problems.append(f"{path}: rhythms[{rhythm.name}].name: defined twice")
+        if not any(getattr(rhythm, piece) for piece in DRUM_PIECES):
+            problems.append(
+                f"{path}: rhythms[{rhythm.name}]: give at least one of "
+                f"{', '.join(DRUM_PIECES)} a line such as 'x...x...'"
+            )
+    if len(problems) != before:
+        return None
+    return sound_set.model_copy(update={"samples": samples})
 
 
 def check_client(path: Path, data: dict[str, Any], problems: list[str]) -> ClientProfile | None:

@@ -95,6 +95,7 @@ class Engine:
             self.station.sound_set,
             self.station.client,
             sample_rate=config.audio.sample_rate,
+            sound_sets=self.station.sound_sets.values(),
         )
         self.recorder = EventRecorder(self.station.data_dir)
         if self.record_path is not None:
@@ -284,6 +285,8 @@ class Engine:
         with self._control_lock:
             try:
                 station = load_station(self.station.path, self.overrides)
+                # A sample file that exists but cannot be decoded is found only by reading it.
+                self.sound.load_samples(station.sound_sets.values())
             except ConfigError as error:
                 log.error("reload refused, keeping the running settings:\n%s", error)
                 return error.problems
@@ -304,6 +307,7 @@ class Engine:
             "volume": self.volume,
             "session": self.session,
             "audio_backend": self.audio.backend,
+            "xruns": self.audio.xruns,
         }
 
     def handle_command(self, command: dict[str, Any]) -> dict[str, Any]:

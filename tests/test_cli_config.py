@@ -63,7 +63,13 @@ def test_shipped_sound_sets_and_clients_are_all_found() -> None:
     assert [f"{p.parent.name}/{p.name}" for p in SHIPPED_FILES] == [
         "clients/C-2M9Q.toml",
         "clients/C-7F3K.toml",
+        "sound-sets/call-and-response.toml",
         "sound-sets/calm-bells.toml",
+        "sound-sets/chord-pads.toml",
+        "sound-sets/drum-circle.toml",
+        "sound-sets/slow-swell.toml",
+        "sound-sets/soundscape.toml",
+        "sound-sets/twinkle-song.toml",
         "sound-sets/warm-strings.toml",
     ]
 

@@ -25,6 +25,11 @@ SCALE_NAMES = (
     "major, natural-minor, major-pentatonic, minor-pentatonic, blues, dorian, mixolydian, "
     "whole-tone, chromatic"
 )
+SHIPPED_SOUND_SETS = (
+    "call-and-response, calm-bells, chord-pads, drum-circle, slow-swell, soundscape, "
+    "twinkle-song, warm-strings"
+)
+INSTRUMENTS = "bell, pad, pluck, mallet, sine, drone, drums, sampler"
 NOT_A_PSEUDONYM = (
     "is not a client pseudonym; use a code like 'C-7F3K' "
     "(capital letters and digits around one hyphen), never a real name"
@@ -39,7 +44,7 @@ def problems_of(station_file: Path, overrides: Sequence[str] = ()) -> list[str]:
 
 def unknown_bell_problem(sound_set_file: Path) -> str:
     return (
-        f"{sound_set_file}: sound_set.instrument: no instrument 'bel'; allowed: bell, pluck; "
+        f"{sound_set_file}: sound_set.instrument: no instrument 'bel'; allowed: {INSTRUMENTS}; "
         "did you mean 'bell'?"
     )
 
@@ -53,7 +58,7 @@ def test_the_shipped_config_loads(config_dir: Path) -> None:
 
     assert loaded.client.client.pseudonym == "C-7F3K"
     assert loaded.sound_set.sound_set.name == "calm-bells"
-    assert sorted(loaded.sound_sets) == ["calm-bells", "warm-strings"]
+    assert sorted(loaded.sound_sets) == SHIPPED_SOUND_SETS.split(", ")
     assert sorted(loaded.clients) == ["C-2M9Q", "C-7F3K"]
 
 
@@ -115,7 +120,7 @@ def test_a_toml_syntax_error_gives_line_and_column(config_dir: Path) -> None:
         pytest.param(
             'sound_set = "calm-bells"', 'sound_set = "calm-bell"',
             "station.sound_set: no sound set 'calm-bell' in sound-sets; "
-            "available: calm-bells, warm-strings; did you mean 'calm-bells'?",
+            f"available: {SHIPPED_SOUND_SETS}; did you mean 'calm-bells'?",
             id="sound-set-not-in-folder",
         ),
         pytest.param(
@@ -157,7 +162,7 @@ def test_an_empty_sound_set_folder_is_reported_not_accepted(config_dir: Path) ->
     [
         pytest.param(
             "sound-sets/calm-bells.toml", 'instrument = "bell"', 'instrument = "bel"',
-            "sound_set.instrument: no instrument 'bel'; allowed: bell, pluck; "
+            f"sound_set.instrument: no instrument 'bel'; allowed: {INSTRUMENTS}; "
             "did you mean 'bell'?",
             id="unknown-instrument",
         ),

@@ -113,3 +113,42 @@ def test_auto_backend_plays_through_a_running_jack_server(
         station.send_signal(signal.SIGTERM)
         _, log = station.communicate(timeout=20)
     assert station.returncode == 0, log
+
+
+def test_xruns_on_the_jack_server_are_counted(
+    jack_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import jack
+
+    from station.config import AudioSection
+    from station.sound.server import AudioServer
+
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
+    audio = AudioServer(AudioSection(backend="jack"), jack_name="xrun-test")
+    audio.start()
+    hog = jack.Client("hog", servername=jack_server, no_start_server=True)
+    overruns = {"left": 3}
+
+    def overrun_the_period(frames: int) -> None:
+        # Blocks JACK's process thread for 5 ms of a 1.3 ms period, three times: the server
+        # must report xruns. (A sleep, not a busy loop: a loop holding the GIL here could
+        # stall the test's own call to deactivate.)
+        if overruns["left"]:
+            overruns["left"] -= 1
+            time.sleep(0.005)
+
+    try:
+        assert audio.xruns == 0
+        hog.set_process_callback(overrun_the_period)
+        hog.activate()
+        counted = threading.Event()
+        for _ in range(100):
+            if (audio.xruns or 0) > 0 or counted.wait(0.05):
+                break
+        assert audio.xruns is not None and audio.xruns > 0
+    finally:
+        hog.deactivate()
+        hog.close()
+        audio.stop()

@@ -1,19 +1,37 @@
-"""The sound engine: sound set → notes on instruments → safety chain → audio out."""
+"""The sound engine: sound set → slot actions → instruments → reverb → safety chain → out."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyo
 
-from station.config import ClientProfile, SoundSet
-from station.sound.instruments import INSTRUMENTS, Instrument, Voice
-from station.sound.theory import frequency, midi_note
+from station.config import ClientProfile, ClientSection, SoundSet
+from station.errors import AudioError, ConfigError
+from station.sound.actions import (
+    HitDrum,
+    MelodyCursor,
+    PlayMelody,
+    PlayNotes,
+    PlaySample,
+    Rhythm,
+    SlotAction,
+    ToggleDrone,
+    ToggleRhythm,
+)
+from station.sound.instruments import INSTRUMENTS, DrumKit, Instrument, Sampler
+from station.sound.theory import chord_notes, frequency, midi_note, parse_note_name
 
 log = logging.getLogger(__name__)
 
 FADE_SECONDS = 0.5
+# Every run-time change of a level or a filter glides over this long: short enough to feel
+# immediate, long enough that no step in the signal can click.
+RAMP_SECONDS = 0.03
+# With no brightness cap the low-pass is crossfaded out; this is where it idles.
+OPEN_CUTOFF_HZ = 18000.0
 
 
 def dbfs_to_amplitude(dbfs: float) -> float:
@@ -23,20 +41,25 @@ def dbfs_to_amplitude(dbfs: float) -> float:
 class SafetyChain:
     """The end of the signal chain, which no sound-set setting can bypass.
 
-    Levels are relative to the client's ceiling (a note at full level peaks at the ceiling),
-    so lowering the ceiling turns everything down instead of squashing it. Many notes at once
-    meet a fast limiter just under the ceiling, and a hard clip at the ceiling itself so that
-    not even the limiter's attack can overshoot it. A fade runs at start and stop.
+    Levels are relative to the client's ceiling: everything before the chain works at full
+    scale, a limiter holds it under full scale and a hard clip at ±1 catches the limiter's
+    attack; only then is it multiplied by the ceiling (and by the therapist's volume, 0–1). So
+    the output cannot exceed the ceiling, and lowering the ceiling turns everything down
+    instead of squashing it. Before the limiter sit the client's brightness cap (a low-pass,
+    crossfaded in and out) and the start and stop fade.
     """
 
     def __init__(
-        self, source: object, channels: int, ceiling_dbfs: float, sample_rate: int
+        self, source: object, channels: int, client: ClientSection, sample_rate: int
     ) -> None:
         self.fade = pyo.SigTo(0.0, time=FADE_SECONDS)
-        self.gain = pyo.SigTo(dbfs_to_amplitude(ceiling_dbfs), time=0.05)
+        self.cap_cutoff = pyo.SigTo(OPEN_CUTOFF_HZ, time=RAMP_SECONDS, init=OPEN_CUTOFF_HZ)
+        self.cap_amount = pyo.SigTo(0.0, time=RAMP_SECONDS)
+        capped = pyo.ButLP(source, freq=self.cap_cutoff)
+        self.tone = pyo.Interp(source, capped, interp=self.cap_amount)
         self.limiter = pyo.Compress(
-            source * self.gain * self.fade,
-            thresh=ceiling_dbfs - 1.0,
+            self.tone * self.fade,
+            thresh=-1.0,
             ratio=20,
             risetime=0.001,
             falltime=0.15,
@@ -45,24 +68,34 @@ class SafetyChain:
             lookahead=2000.0 / sample_rate,
             knee=0.3,
         )
-        ceiling = dbfs_to_amplitude(ceiling_dbfs)
-        self.clip = pyo.Clip(self.limiter, min=-ceiling, max=ceiling)
-        self.output = pyo.Mix(self.clip, voices=channels)
+        self.clip = pyo.Clip(self.limiter, min=-1.0, max=1.0)
+        ceiling = dbfs_to_amplitude(client.volume_ceiling_dbfs)
+        self.ceiling = pyo.SigTo(ceiling, time=RAMP_SECONDS, init=ceiling)
+        self.volume_control = pyo.SigTo(1.0, time=RAMP_SECONDS, init=1.0)
+        self.output = pyo.Mix(self.clip * self.ceiling * self.volume_control, voices=channels)
         self.output.out()
-        self.ceiling_dbfs = ceiling_dbfs
+        self.ceiling_dbfs = client.volume_ceiling_dbfs
         self.volume = 1.0
+        self.set_client(client)
 
     def set_volume(self, level: float) -> None:
         """Volume as a fraction (0–1) of the ceiling; the ceiling itself never moves."""
         self.volume = min(1.0, max(0.0, level))
-        self.gain.value = dbfs_to_amplitude(self.ceiling_dbfs) * self.volume
+        self.volume_control.value = self.volume
+
+    def set_client(self, client: ClientSection) -> None:
+        """The client's ceiling and brightness cap, gliding over RAMP_SECONDS."""
+        self.ceiling.value = dbfs_to_amplitude(client.volume_ceiling_dbfs)
+        self.ceiling_dbfs = client.volume_ceiling_dbfs
+        if client.brightness_cap_hz > 0:
+            self.cap_cutoff.value = client.brightness_cap_hz
+            self.cap_amount.value = 1.0
+        else:
+            self.cap_cutoff.value = OPEN_CUTOFF_HZ
+            self.cap_amount.value = 0.0
 
     def set_ceiling(self, ceiling_dbfs: float) -> None:
-        ceiling = dbfs_to_amplitude(ceiling_dbfs)
-        self.gain.value = ceiling * self.volume
-        self.limiter.thresh = ceiling_dbfs - 1.0
-        self.clip.setMin(-ceiling)
-        self.clip.setMax(ceiling)
+        self.ceiling.value = dbfs_to_amplitude(ceiling_dbfs)
         self.ceiling_dbfs = ceiling_dbfs
 
     def fade_in(self) -> None:
@@ -72,17 +105,22 @@ class SafetyChain:
         self.fade.value = 0.0
 
 
-@dataclass(frozen=True)
-class SlotSound:
-    """What one slot of the current sound set plays."""
+@dataclass
+class PreparedSoundSet:
+    """A sound set turned into slot actions, ready to swap in."""
 
-    instrument: Instrument
-    hertz: float
-    level: float
+    name: str
+    actions: list[SlotAction]
+    reverb: float
+    swell: tuple[float, float]
 
 
 class SoundEngine:
-    """Turns slot presses and releases into notes; built once after the server has started."""
+    """Turns slot presses and releases into sound; built once after the server has started.
+
+    `sound_sets` are all the sound sets the station may switch to: their samples are loaded
+    here, at start, so that a switch never reads a file.
+    """
 
     def __init__(
         self,
@@ -92,64 +130,136 @@ class SoundEngine:
         *,
         sample_rate: int = 48000,
         polyphony: int = 8,
+        sound_sets: Iterable[SoundSet] = (),
     ) -> None:
-        self.instruments = {name: cls(polyphony) for name, cls in INSTRUMENTS.items()}
+        self.instruments: dict[str, Instrument] = {
+            name: cls(polyphony) for name, cls in INSTRUMENTS.items()
+        }
+        sampler = self.instruments["sampler"]
+        drums = self.instruments["drums"]
+        assert isinstance(sampler, Sampler) and isinstance(drums, DrumKit)
+        self.sampler = sampler
+        self.drums = drums
         self._mix = pyo.Mix([i.output for i in self.instruments.values()], voices=1)
-        self.safety = SafetyChain(
-            self._mix, channels, client.client.volume_ceiling_dbfs, sample_rate
-        )
-        self._slots: list[SlotSound] = []
-        # slot → (instrument, voice, the voice's start stamp): a voice stolen by a newer note
-        # is not this slot's to release.
-        self._sounding: dict[int, tuple[Instrument, Voice, int]] = {}
+        self.reverb_amount = pyo.SigTo(0.0, time=RAMP_SECONDS)
+        self.reverb = pyo.Freeverb(self._mix, size=0.75, damp=0.6, bal=self.reverb_amount)
+        self.safety = SafetyChain(self.reverb, channels, client.client, sample_rate)
+        self._current = PreparedSoundSet("", [], 0.0, (0.0, 1.0))
+        self.sound_set_name = ""
+        self.load_samples([sound_set, *sound_sets])
+        self.set_client(client)
         self.set_sound_set(sound_set)
         self.safety.fade_in()
 
-    def set_sound_set(self, sound_set: SoundSet) -> None:
-        """Switch what each slot plays; notes already sounding ring out through release."""
+    # -- preparation (never on the press path) ------------------------------------------
+    def load_samples(self, sound_sets: Iterable[SoundSet]) -> None:
+        """Read every sample the sound sets name; ConfigError listing each unreadable file."""
+        problems = []
+        for sound_set in sound_sets:
+            for name, path in sound_set.samples.items():
+                try:
+                    self.sampler.load(path)
+                except AudioError as error:
+                    problems.append(f"sound set {sound_set.sound_set.name!r}: samples.{name}: "
+                                    f"{error}")
+        if problems:
+            raise ConfigError(problems)
+
+    def prepare(self, sound_set: SoundSet) -> PreparedSoundSet:
+        """The sound set's slot actions; raises ConfigError if a sample cannot be loaded."""
+        self.load_samples([sound_set])
         section = sound_set.sound_set
-        instrument = self.instruments[section.instrument]
-        self._slots = [
-            SlotSound(
-                instrument,
-                frequency(
-                    midi_note(section.key, section.octave, section.scale, slot.degree, slot.octave)
-                ),
-                slot.velocity * section.volume,
+        melody = None
+        if sound_set.melody is not None:
+            melody = MelodyCursor(
+                tuple(frequency(parse_note_name(note)) for note in sound_set.melody.notes)
             )
-            for slot in sound_set.slots
-        ]
+        rhythms = {
+            config.name: Rhythm(config, self.drums, section.tempo_bpm, section.volume)
+            for config in sound_set.rhythms
+        }
+        actions: list[SlotAction] = []
+        for slot in sound_set.slots:
+            level = slot.velocity * section.volume
+            instrument = self.instruments[slot.instrument or section.instrument]
+            action: SlotAction
+            if slot.action in ("note", "chord"):
+                kind = slot.chord if slot.action == "chord" else "root"
+                notes = chord_notes(
+                    section.key, section.octave, section.scale, slot.degree, kind, slot.octave
+                )
+                # A chord's notes share the level so that it is no louder than one note.
+                action = PlayNotes(
+                    instrument, tuple(frequency(n) for n in notes), level / len(notes) ** 0.5
+                )
+            elif slot.action == "melody":
+                assert melody is not None and sound_set.melody is not None
+                name = slot.instrument or sound_set.melody.instrument or section.instrument
+                action = PlayMelody(self.instruments[name], melody, level)
+            elif slot.action == "sample":
+                sample = self.sampler.load(sound_set.samples[slot.sample])
+                action = PlaySample(self.sampler, sample, level)
+            elif slot.action == "drum":
+                action = HitDrum(self.drums, slot.drum, level)
+            elif slot.action == "drone":
+                root = midi_note(
+                    section.key, section.octave, section.scale, slot.degree, slot.octave
+                )
+                action = ToggleDrone(self.instruments["drone"], frequency(root), level)
+            else:
+                action = ToggleRhythm(rhythms[slot.rhythm])
+            actions.append(action)
+        swell = (section.swell_seconds, section.swell_start)
+        return PreparedSoundSet(section.name, actions, section.reverb, swell)
+
+    # -- run-time changes ----------------------------------------------------------------
+    def set_sound_set(self, sound_set: SoundSet | PreparedSoundSet) -> None:
+        """Switch what each slot plays. Sounding notes ring out through their release,
+        drones fade and rhythms stop; the new set plays from the next block."""
+        prepared = sound_set if isinstance(sound_set, PreparedSoundSet) else self.prepare(
+            sound_set)
         self.release_all()
-        self.sound_set_name = section.name
-        log.info("sound set: %s (%s)", section.name, section.instrument)
+        self._current = prepared
+        for instrument in self.instruments.values():
+            instrument.swell_shape = prepared.swell
+        self.reverb_amount.value = prepared.reverb
+        self.sound_set_name = prepared.name
+        log.info("sound set: %s", prepared.name)
 
     def set_client(self, client: ClientProfile) -> None:
-        self.safety.set_ceiling(client.client.volume_ceiling_dbfs)
+        """The client's ceiling, brightness cap and minimum attack, for the notes to come."""
+        self.safety.set_client(client.client)
+        for instrument in self.instruments.values():
+            instrument.set_min_attack(client.client.min_attack_ms / 1000.0)
 
     def set_volume(self, level: float) -> None:
         self.safety.set_volume(level)
 
+    # -- the press path ------------------------------------------------------------------
     def press(self, slot: int) -> bool:
-        """Start the note of `slot` (1-based); False if the sound set has no such slot."""
-        if not 0 < slot <= len(self._slots):
+        """Do what `slot` (1-based) does; False if the sound set has no such slot."""
+        actions = self._current.actions
+        if not 0 < slot <= len(actions):
             return False
-        sound = self._slots[slot - 1]
-        voice = sound.instrument.note_on(sound.hertz, sound.level)
-        self._sounding[slot] = (sound.instrument, voice, voice.started)
+        actions[slot - 1].press()
         return True
 
     def release(self, slot: int) -> None:
-        """Let the note of `slot` ring out (unless its voice was taken by a newer note)."""
-        entry = self._sounding.pop(slot, None)
-        if entry is None:
-            return
-        instrument, voice, stamp = entry
-        if voice.held and voice.started == stamp:
-            instrument.note_off(voice)
+        """End the note of `slot` (unless its voice was taken by a newer note)."""
+        actions = self._current.actions
+        if 0 < slot <= len(actions):
+            actions[slot - 1].release()
 
     def release_all(self) -> None:
-        for slot in list(self._sounding):
-            self.release(slot)
+        """Release every note, stop drones and rhythms: nothing is left sounding."""
+        for action in self._current.actions:
+            action.stop()
+        for instrument in self.instruments.values():
+            instrument.silence()
+
+    def voices_held(self) -> int:
+        """How many voices are started and not yet released."""
+        return sum(v.held for i in self.instruments.values() for v in i.voices)
 
     def fade_out(self) -> None:
         self.safety.fade_out()

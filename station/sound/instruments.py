@@ -1,38 +1,72 @@
-"""Instruments: each owns a pyo graph with a fixed pool of voices, built once.
+"""Instruments: each owns a pyo graph with fixed pools of voices, built once at start.
 
-Playing a note sets a voice's frequency and level and triggers its envelope; nothing is created
-on the press path. When every voice is busy, the one released longest ago is reused, else the
-oldest held one.
+Playing a note sets a voice's frequency and level and triggers its envelopes; nothing is created
+on the press path. When every voice of a pool is busy, the one released longest ago is reused,
+else the oldest held one.
+
+Levels are relative to the client's ceiling: a voice at level 1 peaks near full scale before
+the safety chain scales everything to the ceiling (station/sound/engine.py).
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyo
 
-from station.sound.catalog import INSTRUMENT_NAMES
+from station.errors import AudioError
+from station.sound.catalog import DRUM_PIECES, INSTRUMENT_NAMES
+
+# (seconds, starting fraction of the level) of a held note's swell; 0 seconds = no swell.
+SwellShape = tuple[float, float]
+NO_SWELL: SwellShape = (0.0, 1.0)
 
 
 class Voice:
-    """One monophonic voice: a frequency control, envelopes and the sound they shape.
+    """One monophonic voice: a frequency control, envelopes, a swell and the sound they shape.
 
-    The first envelope sets the level; any others (brightness, say) are triggered with it.
+    The first envelope sets the level; the others (brightness, pitch sweep) are triggered with
+    it. `swell` multiplies the level (and, in some instruments, the brightness): it holds 1
+    unless the sound set asks held notes to swell.
     """
 
-    def __init__(self, frequency: Any, envelopes: tuple[Any, ...], output: Any) -> None:
+    def __init__(
+        self,
+        frequency: Any,
+        envelopes: tuple[Any, ...],
+        swell: Any,
+        output: Any,
+    ) -> None:
         self.frequency = frequency
         self.envelopes = envelopes
+        self.swell = swell
         self.output = output
+        # The attack each envelope was designed with; the client's minimum may lengthen it.
+        self.design_attacks = tuple(float(envelope.attack) for envelope in envelopes)
         self.held = False
+        self.swell_shape = NO_SWELL
         # Order stamps for voice stealing (larger = more recent).
         self.started = 0
         self.released = 0
 
-    def start(self, hertz: float, level: float, stamp: int) -> None:
+    def start(
+        self, hertz: float, level: float, stamp: int, swell_shape: SwellShape = NO_SWELL
+    ) -> None:
+        if swell_shape != self.swell_shape:
+            # Reshaped only as the voice starts: changing a sounding swell would jump its level.
+            seconds, start = swell_shape
+            if seconds > 0:
+                self.swell.replace([(0.0, start), (seconds, 1.0)])
+            else:
+                self.swell.replace([(0.0, 1.0), (0.001, 1.0)])
+            self.swell_shape = swell_shape
         self.frequency.value = hertz
         self.envelopes[0].mul = level
+        self.swell.play()
         for envelope in self.envelopes:
             envelope.play()
         self.held = True
@@ -44,20 +78,27 @@ class Voice:
         self.held = False
         self.released = stamp
 
+    def set_min_attack(self, seconds: float) -> None:
+        for envelope, designed in zip(self.envelopes, self.design_attacks, strict=True):
+            envelope.attack = max(designed, seconds)
 
-class Instrument:
-    """Base class: a pool of `polyphony` voices mixed to one mono output."""
 
-    name: ClassVar[str]
-    attack_seconds: ClassVar[float]
+def new_swell() -> Any:
+    """A level multiplier that holds 1 until the sound set asks for a swell."""
+    return pyo.Linseg([(0.0, 1.0), (0.001, 1.0)], initToFirstVal=True)
 
-    def __init__(self, polyphony: int = 8) -> None:
+
+class VoicePool:
+    """A fixed set of voices with stealing: released voices first (longest released), then the
+    oldest held one. Thread-safe: a rhythm pattern plays from pyo's audio thread while a
+    switch plays from the GPIO thread."""
+
+    def __init__(self, build_voice: Callable[[], Voice], size: int) -> None:
+        if size < 1:
+            raise AudioError(f"polyphony {size}: an instrument needs at least one voice")
         self._clock = itertools.count(1)
-        self.voices = [self._build_voice() for _ in range(polyphony)]
-        self.output = pyo.Mix([voice.output for voice in self.voices], voices=1)
-
-    def _build_voice(self) -> Voice:
-        raise NotImplementedError
+        self._lock = threading.Lock()
+        self.voices = [build_voice() for _ in range(size)]
 
     def _free_voice(self) -> Voice:
         released = [voice for voice in self.voices if not voice.held]
@@ -65,56 +106,307 @@ class Instrument:
             return min(released, key=lambda voice: voice.released)
         return min(self.voices, key=lambda voice: voice.started)
 
-    def note_on(self, hertz: float, level: float) -> Voice:
-        """Sound `hertz` at `level` (0–1, linear) on a free or stolen voice."""
-        voice = self._free_voice()
-        voice.start(hertz, level, next(self._clock))
+    def take(self, start: Callable[[Voice, int], None]) -> Voice:
+        """A free (or stolen) voice, started by `start(voice, stamp)` under the pool's lock."""
+        with self._lock:
+            voice = self._free_voice()
+            start(voice, next(self._clock))
         return voice
 
+    def note_on(self, hertz: float, level: float, swell_shape: SwellShape = NO_SWELL) -> Voice:
+        return self.take(lambda voice, stamp: voice.start(hertz, level, stamp, swell_shape))
+
     def note_off(self, voice: Voice) -> None:
-        """Let `voice` ring out through its release."""
-        voice.stop(next(self._clock))
+        with self._lock:
+            voice.stop(next(self._clock))
+
+    def let_ring(self, voice: Voice) -> None:
+        """Count `voice` as released without stopping its envelopes: for sounds that decay
+        by themselves (a drum), which a release would cut short."""
+        with self._lock:
+            voice.held = False
+            voice.released = next(self._clock)
 
     def silence(self) -> None:
-        """Release every voice (a sound-set change or shutdown)."""
         for voice in self.voices:
             if voice.held:
                 self.note_off(voice)
+
+
+class Instrument:
+    """Base class: one or more voice pools mixed to one mono `output`.
+
+    Subclasses build one voice in `_build_voice`; instruments with several kinds of voice
+    (the drum kit) build their pools themselves.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, polyphony: int = 8) -> None:
+        # Set by the sound set: how held notes swell (station.config.SoundSetSection).
+        self.swell_shape: SwellShape = NO_SWELL
+        self.pools = self._build_pools(polyphony)
+        self.output = pyo.Mix([v.output for p in self.pools for v in p.voices], voices=1)
+
+    def _build_pools(self, polyphony: int) -> list[VoicePool]:
+        return [VoicePool(self._build_voice, polyphony)]
+
+    def _build_voice(self) -> Voice:
+        raise NotImplementedError
+
+    @property
+    def voices(self) -> list[Voice]:
+        return [voice for pool in self.pools for voice in pool.voices]
+
+    def note_on(self, hertz: float, level: float) -> Voice:
+        """Sound `hertz` at `level` (0–1, linear) on a free or stolen voice."""
+        return self.pools[0].note_on(hertz, level, self.swell_shape)
+
+    def note_off(self, voice: Voice) -> None:
+        """Let `voice` ring out through its release."""
+        for pool in self.pools:
+            if voice in pool.voices:
+                pool.note_off(voice)
+
+    def silence(self) -> None:
+        """Release every voice (a sound-set change or shutdown)."""
+        for pool in self.pools:
+            pool.silence()
+
+    def set_min_attack(self, seconds: float) -> None:
+        """No envelope of this instrument reaches its level faster than `seconds`."""
+        for voice in self.voices:
+            voice.set_min_attack(seconds)
+
 
 
 class Bell(Instrument):
     """A soft FM bell: bright at the strike, mellowing as it decays."""
 
     name = "bell"
-    attack_seconds = 0.005
 
     def _build_voice(self) -> Voice:
         frequency = pyo.Sig(440.0)
-        envelope = pyo.Adsr(
-            attack=self.attack_seconds, decay=1.8, sustain=0.0, release=0.7, dur=0, mul=0.0
-        )
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.005, decay=1.8, sustain=0.0, release=0.7, dur=0, mul=0.0)
         brightness = pyo.Adsr(attack=0.002, decay=0.6, sustain=0.15, release=0.5, dur=0)
-        voice_output = pyo.FM(
-            carrier=frequency, ratio=1.4, index=brightness * 2.5 + 0.3, mul=envelope
+        output = pyo.FM(
+            carrier=frequency, ratio=1.4, index=brightness * 2.5 * swell + 0.3,
+            mul=envelope * swell,
         )
-        return Voice(frequency, (envelope, brightness), voice_output)
+        return Voice(frequency, (envelope, brightness), swell, output)
+
+
+class Pad(Instrument):
+    """A warm pad: two slightly detuned soft saws through a low-pass, slow in and out."""
+
+    name = "pad"
+
+    def _build_voice(self) -> Voice:
+        frequency = pyo.Sig(220.0)
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.35, decay=0.5, sustain=0.8, release=1.2, dur=0, mul=0.0)
+        tone = pyo.RCOsc(freq=frequency * 0.997, sharp=0.35, mul=0.5) + pyo.RCOsc(
+            freq=frequency * 1.003, sharp=0.35, mul=0.5
+        )
+        output = pyo.ButLP(tone, freq=frequency * (2.0 + 3.0 * swell), mul=envelope * swell)
+        return Voice(frequency, (envelope,), swell, output)
 
 
 class Pluck(Instrument):
     """A plucked string: a bright, quickly filtered saw with a fast decay."""
 
     name = "pluck"
-    attack_seconds = 0.003
 
     def _build_voice(self) -> Voice:
         frequency = pyo.Sig(220.0)
-        envelope = pyo.Adsr(
-            attack=self.attack_seconds, decay=0.9, sustain=0.0, release=0.25, dur=0, mul=0.0
-        )
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.003, decay=0.9, sustain=0.0, release=0.25, dur=0, mul=0.0)
         tone = pyo.RCOsc(freq=frequency, sharp=0.7)
-        voice_output = pyo.ButLP(tone, freq=frequency * 5, mul=envelope)
-        return Voice(frequency, (envelope,), voice_output)
+        output = pyo.ButLP(tone, freq=frequency * (2.0 + 3.0 * swell), mul=envelope * swell)
+        return Voice(frequency, (envelope,), swell, output)
 
 
-INSTRUMENTS: dict[str, type[Instrument]] = {cls.name: cls for cls in (Bell, Pluck)}
+class Mallet(Instrument):
+    """A mallet (marimba, kalimba): a round fundamental and a short, inharmonic knock."""
+
+    name = "mallet"
+    # A marimba bar's first overtone sits near four times the fundamental, tuned slightly flat.
+    OVERTONE_RATIO = 3.93
+
+    def _build_voice(self) -> Voice:
+        frequency = pyo.Sig(440.0)
+        swell = new_swell()
+        body = pyo.Adsr(attack=0.004, decay=0.9, sustain=0.0, release=0.3, dur=0, mul=0.0)
+        knock = pyo.Adsr(attack=0.002, decay=0.08, sustain=0.0, release=0.05, dur=0, mul=0.25)
+        output = pyo.Sine(freq=frequency, mul=body * swell) + pyo.Sine(
+            freq=frequency * self.OVERTONE_RATIO, mul=knock * body * swell
+        )
+        return Voice(frequency, (body, knock), swell, output)
+
+
+class SineTone(Instrument):
+    """A pure sine: the gentlest sound there is, for the most sound-sensitive clients (and the
+    one whose pitch tests can measure exactly)."""
+
+    name = "sine"
+
+    def _build_voice(self) -> Voice:
+        frequency = pyo.Sig(440.0)
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.01, decay=0.3, sustain=0.7, release=0.4, dur=0, mul=0.0)
+        output = pyo.Sine(freq=frequency, mul=envelope * swell)
+        return Voice(frequency, (envelope,), swell, output)
+
+
+class Drone(Instrument):
+    """A drone: a soft, slowly beating tone that fades in over seconds and holds."""
+
+    name = "drone"
+
+    def _build_voice(self) -> Voice:
+        frequency = pyo.Sig(110.0)
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=1.5, decay=0.1, sustain=1.0, release=2.0, dur=0, mul=0.0)
+        # A little feedback adds upper partials; the 0.2 Hz detune beats gently. Two objects
+        # rather than one fed a list of frequencies: the multichannel form crashed pyo 1.1.0
+        # (a segmentation fault) once more than a few dozen voices sounded.
+        tone = pyo.SineLoop(freq=frequency, feedback=0.06, mul=0.5) + pyo.SineLoop(
+            freq=frequency + 0.2, feedback=0.06, mul=0.5
+        )
+        output = pyo.ButLP(tone, freq=1200, mul=envelope * swell)
+        return Voice(frequency, (envelope,), swell, output)
+
+
+class DrumKit(Instrument):
+    """A synthesized kit: kick (falling sine), snare (noise and tone), hat (high noise) and
+    shaker (band of noise, softer onset), each with its own small voice pool."""
+
+    name = "drums"
+
+    def _build_pools(self, polyphony: int) -> list[VoicePool]:
+        per_piece = max(1, polyphony // 2)
+        builders = {
+            "kick": self._kick, "snare": self._snare, "hat": self._hat, "shaker": self._shaker,
+        }
+        self.piece_pools = {
+            piece: VoicePool(builders[piece], per_piece) for piece in DRUM_PIECES
+        }
+        return list(self.piece_pools.values())
+
+    def hit(self, piece: str, level: float) -> Voice:
+        """Strike `piece` (one of DRUM_PIECES) at `level` (0–1); it decays by itself."""
+        pool = self.piece_pools[piece]
+        voice = pool.note_on(0.0, level)
+        pool.let_ring(voice)
+        return voice
+
+    def note_on(self, hertz: float, level: float) -> Voice:
+        return self.hit("kick", level)
+
+    @staticmethod
+    def _kick() -> Voice:
+        unused_frequency = pyo.Sig(0.0)
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.002, decay=0.35, sustain=0.0, release=0.1, dur=0, mul=0.0)
+        sweep = pyo.Adsr(attack=0.001, decay=0.06, sustain=0.0, release=0.05, dur=0)
+        output = pyo.Sine(freq=48 + 110 * sweep, mul=envelope * swell)
+        return Voice(unused_frequency, (envelope, sweep), swell, output)
+
+    @staticmethod
+    def _snare() -> Voice:
+        unused_frequency = pyo.Sig(0.0)
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.002, decay=0.18, sustain=0.0, release=0.08, dur=0, mul=0.0)
+        noise = pyo.ButBP(pyo.Noise(), freq=2500, q=0.8, mul=0.8)
+        tone = pyo.Sine(freq=185, mul=0.5)
+        output = pyo.Mix([noise, tone], voices=1, mul=envelope * swell)
+        return Voice(unused_frequency, (envelope,), swell, output)
+
+    @staticmethod
+    def _hat() -> Voice:
+        unused_frequency = pyo.Sig(0.0)
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.001, decay=0.05, sustain=0.0, release=0.03, dur=0, mul=0.0)
+        output = pyo.ButHP(pyo.Noise(), freq=7000, mul=envelope * swell * 0.6)
+        return Voice(unused_frequency, (envelope,), swell, output)
+
+    @staticmethod
+    def _shaker() -> Voice:
+        unused_frequency = pyo.Sig(0.0)
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.02, decay=0.09, sustain=0.0, release=0.05, dur=0, mul=0.0)
+        output = pyo.ButBP(pyo.Noise(), freq=5000, q=1.5, mul=envelope * swell * 0.7)
+        return Voice(unused_frequency, (envelope,), swell, output)
+
+
+class SampleVoice(Voice):
+    """A voice that plays a loaded sound file once, from its start."""
+
+    def __init__(self, reader: Any, envelope: Any, swell: Any, output: Any) -> None:
+        super().__init__(pyo.Sig(0.0), (envelope,), swell, output)
+        self.reader = reader
+
+    def play_sample(
+        self, sample: LoadedSample, level: float, stamp: int, swell_shape: SwellShape
+    ) -> None:
+        self.reader.setTable(sample.table)
+        self.reader.freq = sample.rate
+        self.reader.play()
+        self.start(0.0, level, stamp, swell_shape)
+
+
+class LoadedSample:
+    """A sound file in memory (its first channel), with the rate that plays it at its pitch."""
+
+    def __init__(self, path: Path) -> None:
+        info = pyo.sndinfo(str(path))
+        # pyo prints "failed to open" and returns None instead of raising.
+        if info is None:
+            raise AudioError(
+                f"sample {path}: cannot be read as a sound file (WAV, FLAC, OGG or AIFF)"
+            )
+        self.path = path
+        self.table = pyo.SndTable(str(path), chnl=0)
+        self.rate = float(self.table.getRate())
+        self.seconds = float(info[1])
+
+
+class Sampler(Instrument):
+    """Plays the therapist's own sound files, loaded into memory before anyone presses."""
+
+    name = "sampler"
+
+    def __init__(self, polyphony: int = 8) -> None:
+        # TableRead needs a table to exist; a short silent one stands in until a sample plays.
+        self._silence = pyo.DataTable(size=64)
+        self.samples: dict[str, LoadedSample] = {}
+        super().__init__(polyphony)
+
+    def _build_voice(self) -> Voice:
+        swell = new_swell()
+        envelope = pyo.Adsr(attack=0.005, decay=0.0, sustain=1.0, release=0.08, dur=0, mul=0.0)
+        reader = pyo.TableRead(self._silence, freq=self._silence.getRate(), loop=0)
+        reader.stop()
+        output = reader * envelope * swell
+        return SampleVoice(reader, envelope, swell, output)
+
+    def load(self, path: str | Path) -> LoadedSample:
+        """The sample at `path`, read from disk the first time only (never on the press path)."""
+        key = str(Path(path).resolve())
+        if key not in self.samples:
+            self.samples[key] = LoadedSample(Path(key))
+        return self.samples[key]
+
+    def play(self, sample: LoadedSample, level: float) -> Voice:
+        def start(voice: Voice, stamp: int) -> None:
+            assert isinstance(voice, SampleVoice)
+            voice.play_sample(sample, level, stamp, self.swell_shape)
+
+        return self.pools[0].take(start)
+
+
+INSTRUMENTS: dict[str, type[Instrument]] = {
+    cls.name: cls for cls in (Bell, Pad, Pluck, Mallet, SineTone, Drone, DrumKit, Sampler)
+}
 assert tuple(INSTRUMENTS) == INSTRUMENT_NAMES, "keep station.sound.catalog in step"

@@ -104,6 +104,10 @@ class AudioServer:
         self._running = threading.Event()
         self.blocks_processed = 0
         self.server: Any = None
+        # Audio blocks that missed their deadline: JACK's own count, or on the null backend
+        # blocks rendered more than a block period late. None: the backend cannot tell.
+        self.xruns: int | None = None
+        self._xrun_monitor: Any = None
 
     def start(self) -> None:
         """Boot and start the server; raises AudioError naming the backend if it cannot."""
@@ -138,7 +142,10 @@ class AudioServer:
         server.start()
         self.server = server
         self._running.set()
+        if kind == "jack":
+            self._watch_jack_xruns()
         if kind == "manual":
+            self.xruns = 0
             self._pacer = threading.Thread(
                 target=self._pace_null_backend, name="null-audio", daemon=True
             )
@@ -148,10 +155,32 @@ class AudioServer:
             self.backend, audio.sample_rate, audio.buffer_size, audio.channels,
         )
 
+    def _watch_jack_xruns(self) -> None:
+        """Count JACK's xruns with a port-less client of our own (pyo does not report them)."""
+        try:
+            import jack
+        except (ImportError, OSError) as error:
+            log.warning("audio: cannot count JACK xruns (%s); status shows none", error)
+            return
+        try:
+            monitor = jack.Client(f"{self._jack_name}-xruns", no_start_server=True)
+        except jack.JackError as error:
+            log.warning("audio: cannot count JACK xruns (%s); status shows none", error)
+            return
+        self.xruns = 0
+
+        def count(delay_microseconds: float) -> None:
+            self.xruns = (self.xruns or 0) + 1
+
+        monitor.set_xrun_callback(count)
+        monitor.activate()
+        self._xrun_monitor = monitor
+
     def _pace_null_backend(self) -> None:
         """Advance the manual server one block per block period of wall-clock time."""
         period = self.audio.buffer_size / self.audio.sample_rate
         next_block = time.monotonic()
+        late = False
         while self._running.is_set():
             self.server.process()
             self.blocks_processed += 1
@@ -159,7 +188,12 @@ class AudioServer:
             delay = next_block - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            elif delay < -0.5:
+            elif delay < -period and not late:
+                # More than a period late: a real device would have played a gap. The blocks
+                # that catch up after it belong to the same gap.
+                self.xruns = (self.xruns or 0) + 1
+            late = delay < 0
+            if delay < -0.5:
                 # Far behind (the machine was suspended or starved): catch up by skipping,
                 # never by rendering a burst of blocks faster than real time.
                 next_block = time.monotonic()
@@ -187,6 +221,10 @@ class AudioServer:
         if self.server is None:
             return
         self._running.clear()
+        if self._xrun_monitor is not None:
+            self._xrun_monitor.deactivate()
+            self._xrun_monitor.close()
+            self._xrun_monitor = None
         if self._pacer is not None:
             self._pacer.join(timeout=2)
         self.server.stop()

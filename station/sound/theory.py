@@ -5,6 +5,8 @@ Pure Python so that config validation can use it without booting pyo.
 
 from __future__ import annotations
 
+import re
+
 # Semitone steps from the tonic for one octave of each scale.
 SCALES: dict[str, tuple[int, ...]] = {
     "major": (0, 2, 4, 5, 7, 9, 11),
@@ -36,3 +38,31 @@ def midi_note(key: str, octave: int, scale: str, degree: int, octave_offset: int
 def frequency(midi: float, concert_a: float = 440.0) -> float:
     """Equal-tempered frequency in Hz of a MIDI note number (A4 = 69 = `concert_a`)."""
     return concert_a * 2.0 ** ((midi - 69.0) / 12.0)
+
+
+# Scale steps above the chord's root degree: a triad stacks two thirds, a seventh chord three.
+CHORD_DEGREES: dict[str, tuple[int, ...]] = {
+    "root": (0,),
+    "triad": (0, 2, 4),
+    "seventh": (0, 2, 4, 6),
+}
+
+_NOTE_NAME = re.compile(r"^([A-G][#b]?)(-?\d)$")
+
+
+def chord_notes(
+    key: str, octave: int, scale: str, degree: int, kind: str, octave_offset: int = 0
+) -> tuple[int, ...]:
+    """MIDI notes of the chord built in the scale on `degree` (every other scale degree)."""
+    return tuple(
+        midi_note(key, octave, scale, degree + step, octave_offset)
+        for step in CHORD_DEGREES[kind]
+    )
+
+
+def parse_note_name(name: str) -> int:
+    """MIDI note of a name like 'C4', 'F#3' or 'Bb2' (C4 = 60); ValueError if it is not one."""
+    match = _NOTE_NAME.match(name.strip())
+    if match is None or match[1] not in NOTE_NAMES:
+        raise ValueError(f"{name!r} is not a note name like 'C4', 'F#3' or 'Bb2'")
+    return 12 * (int(match[2]) + 1) + NOTE_NAMES[match[1]]

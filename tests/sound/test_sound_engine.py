@@ -9,42 +9,12 @@ import pytest
 
 from station.config import ClientProfile, SoundSet, load_station
 from tests.conftest import SHIPPED_CONFIG
-
-BLOCK = 64
-RATE = 48000
+from tests.sound.render import BLOCK, RATE, RING_OUT_SECONDS, Capture
 
 
 @pytest.fixture
 def shipped() -> Any:
     return load_station(SHIPPED_CONFIG / "station.toml")
-
-
-class Capture:
-    """Renders the engine's final output block by block and keeps every sample."""
-
-    def __init__(self, server: Any, engine: Any) -> None:
-        import pyo
-
-        self.server = server
-        self.samples: list[float] = []
-        self._table = pyo.DataTable(BLOCK, chnls=1)
-        # TableRec restarts each block: record one block, copy it out, repeat.
-        self._recorder = pyo.TableRec(engine.safety.output[0], self._table)
-
-    def blocks(self, count: int) -> None:
-        for _ in range(count):
-            self._recorder.play()
-            self.server.process()
-            self.samples.extend(self._table.getTable())
-
-    def seconds(self, seconds: float) -> None:
-        self.blocks(math.ceil(seconds * RATE / BLOCK))
-
-    def first_sound(self, threshold: float = 1e-4) -> int | None:
-        return next((i for i, s in enumerate(self.samples) if abs(s) > threshold), None)
-
-    def peak(self, start: int = 0, end: int | None = None) -> float:
-        return max((abs(s) for s in self.samples[start:end]), default=0.0)
 
 
 def make_engine(shipped: Any, sound_set: SoundSet | None = None,
@@ -119,7 +89,7 @@ def test_released_note_rings_out_and_then_there_is_silence(pyo_server: Any, ship
     released_at = len(capture.samples)
     capture.seconds(0.05)
     assert capture.peak(released_at) > 0, "a release rings out instead of cutting off"
-    capture.seconds(1.5)
+    capture.seconds(RING_OUT_SECONDS)
     assert capture.peak(len(capture.samples) - RATE // 10) < 1e-4
 
 
@@ -155,7 +125,7 @@ def test_switching_sound_set_releases_held_notes(pyo_server: Any, shipped: Any) 
     engine.press(1)
     capture.seconds(0.1)
     engine.set_sound_set(shipped.sound_sets["warm-strings"])
-    capture.seconds(2.5)
+    capture.seconds(RING_OUT_SECONDS)
     assert capture.peak(len(capture.samples) - RATE // 10) < 1e-4, "no hung note after a swap"
     start = len(capture.samples)
     engine.press(1)

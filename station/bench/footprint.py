@@ -1,0 +1,77 @@
+"""Footprint: the engine's resident memory with every shipped sound set loaded, and the time
+from starting the process to ready-to-play.
+
+Runs `station engine --simulate` on a copy of the shipped config (null audio backend, so no
+sound card is needed), reads "ready" from its log and its RSS from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SHIPPED_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=int, default=3, help="engine starts to time (default 3)")
+    parser.add_argument("--config", type=Path, default=SHIPPED_CONFIG / "station.toml",
+                        help="station file whose folder is copied (default: the shipped one)")
+
+
+def _rss_megabytes(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _one_start(config: Path) -> tuple[float, float]:
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "station", "engine", "--simulate", "--config", str(config),
+         "--set", "audio.backend=null"],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    assert process.stderr is not None
+    try:
+        for line in process.stderr:
+            if " ready: " in line:
+                ready = time.monotonic() - started
+                break
+        else:
+            raise RuntimeError("the engine exited before it was ready")
+        rss = _rss_megabytes(process.pid)
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+    return ready, rss
+
+
+def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    import tomllib
+
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "config"
+        shutil.copytree(arguments.config.parent, copy)
+        station = copy / arguments.config.name
+        text = station.read_text()
+        data_dir = tomllib.loads(text)["station"].get("data_dir", "../data")
+        station.write_text(text.replace(f'data_dir = "{data_dir}"',
+                                        f'data_dir = "{Path(folder) / "data"}"'))
+        sound_sets = len(list((copy / "sound-sets").glob("*.toml")))
+        results = [_one_start(station) for _ in range(arguments.runs)]
+    ready = sorted(r for r, _ in results)
+    return {
+        "sound_sets_loaded": sound_sets,
+        "start_to_ready_seconds": {"min": round(ready[0], 3), "max": round(ready[-1], 3)},
+        "rss_megabytes": round(max(rss for _, rss in results), 1),
+        "goals": {"rss_megabytes": 120, "start_to_ready_seconds": 3},
+        "caveat": "null audio backend; a machine shared with other work",
+    }

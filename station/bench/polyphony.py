@@ -1,0 +1,107 @@
+"""Polyphony: how many voices of the richest instrument one core renders in half its time.
+
+Every instrument's voice pool is built at increasing sizes on pyo's manual server (48 kHz,
+64-frame blocks, no sound card) with every voice sounding, and the CPU time per block is
+measured. The richest instrument is the one whose voice costs the most; its voice count at
+50 % of one core is the result. CPU time, not wall time, so other processes on the machine
+disturb the numbers less (they still share caches and memory bandwidth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from typing import Any
+
+RATE = 48000
+BLOCK = 64
+BUDGET = 0.5  # of one core
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--blocks", type=int, default=1500,
+                        help="blocks rendered per measurement (default 1500, 2 s of audio)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128],
+                        help="voice pool sizes to measure (default 16 32 64 128)")
+
+
+def _cpu_per_block(server: Any, blocks: int) -> float:
+    for _ in range(50):  # settle caches and envelopes first
+        server.process()
+    started = time.process_time()
+    for _ in range(blocks):
+        server.process()
+    return (time.process_time() - started) / blocks
+
+
+def measure(name: str, voices: int, blocks: int) -> float:
+    """CPU seconds per block that `voices` sounding voices of instrument `name` add.
+
+    Runs in a process of its own: pyo keeps every object it ever built in its server, and
+    building and dropping hundreds of voices in one server crashed it.
+    """
+    import pyo
+
+    import station.sound  # noqa: F401  (pyo's environment first)
+    from station.sound.instruments import INSTRUMENTS
+
+    server = pyo.Server(audio="manual", sr=RATE, buffersize=BLOCK, nchnls=2, duplex=0)
+    server.deactivateMidi()
+    server.boot()
+    server.start()
+    baseline = _cpu_per_block(server, blocks)
+    instrument = INSTRUMENTS[name](voices)
+    instrument.output.out()
+    for index in range(voices):
+        instrument.note_on(110.0 * 2 ** (index / 12 % 4), 1.0 / voices)
+    cost = _cpu_per_block(server, blocks) - baseline
+    server.stop()
+    return cost
+
+
+def _measure_apart(name: str, voices: int, blocks: int) -> float:
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from station.bench.polyphony import measure; "
+         f"print(measure({name!r}, {voices}, {blocks}), file=sys.stderr)"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    return float(result.stderr.strip().splitlines()[-1])
+
+
+def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    from station.sound.catalog import MELODIC_INSTRUMENTS
+
+    period = BLOCK / RATE
+    per_instrument: dict[str, dict[str, Any]] = {}
+    # The pitched instruments and the drone are the ones a pool of many voices is for; the
+    # sampler's cost depends on the file and the drum kit is four small pools.
+    for name in (*MELODIC_INSTRUMENTS, "drone"):
+        points = [
+            (size, _measure_apart(name, size, arguments.blocks)) for size in arguments.sizes
+        ]
+        # Least-squares slope through the origin: CPU seconds per voice per block.
+        slope = sum(s * c for s, c in points) / sum(s * s for s, _ in points)
+        per_instrument[name] = {
+            "cpu_per_voice_percent_of_core": round(100 * slope / period, 3),
+            "measured": [
+                {"voices": s, "cpu_percent_of_core": round(100 * c / period, 2)}
+                for s, c in points
+            ],
+        }
+    richest = max(per_instrument, key=lambda n: per_instrument[n][
+        "cpu_per_voice_percent_of_core"])
+    per_voice = per_instrument[richest]["cpu_per_voice_percent_of_core"]
+    return {
+        "sample_rate": RATE,
+        "block_frames": BLOCK,
+        "budget_percent_of_core": 100 * BUDGET,
+        "richest_instrument": richest,
+        "cpu_per_voice_percent_of_core": per_voice,
+        "voices_within_budget": int(100 * BUDGET / per_voice),
+        "goal_voices": 64,
+        "instruments": per_instrument,
+        "caveat": "CPU time of one process on a 2-core machine shared with other work",
+    }

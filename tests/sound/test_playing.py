@@ -1,0 +1,330 @@
+"""What each kind of slot plays, measured on the samples pyo's manual server renders."""
+
+from __future__ import annotations
+
+import math
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.sound.render import (
+    RATE,
+    RING_OUT_SECONDS,
+    Capture,
+    cents,
+    client,
+    hits,
+    measured_pitch,
+    sound_set,
+    spectrum_peaks,
+)
+
+# Equal-tempered frequencies (A4 = 440 Hz), written out rather than computed by the code under
+# test.
+C4, E4, G4, A4, B4 = 261.6256, 329.6276, 391.9954, 440.0, 493.8833
+D5, E5 = 587.3295, 659.2551
+
+SINE_SCALE = """
+[sound_set]
+name = "test-set"
+instrument = "sine"
+key = "C"
+octave = 4
+scale = "major"
+reverb = 0.0
+"""
+
+
+def engine_for(text: str, folder: Path, **client_settings: Any) -> Any:
+    from station.sound.engine import SoundEngine
+
+    return SoundEngine(2, sound_set(folder, text), client(**client_settings))
+
+
+def started(pyo_server: Any, engine: Any) -> Capture:
+    """A capture past the engine's start-up fade-in."""
+    capture = Capture(pyo_server, engine)
+    capture.seconds(0.6)
+    return capture
+
+
+def test_each_note_is_within_one_cent_of_the_scale(pyo_server: Any, tmp_path: Path) -> None:
+    expected = {1: C4, 3: E4, 5: G4, 6: A4, 7: B4, 9: D5, 10: E5}
+    slots = "".join(f"[[slots]]\ndegree = {degree}\n" for degree in expected)
+    engine = engine_for(SINE_SCALE + slots, tmp_path)
+    capture = started(pyo_server, engine)
+    for slot, hertz in enumerate(expected.values(), start=1):
+        start = capture.now
+        engine.press(slot)
+        capture.seconds(0.6)
+        engine.release(slot)
+        capture.seconds(0.1)
+        # Measured once the attack is over, over 0.4 s (about a hundred cycles or more).
+        pitch = measured_pitch(capture.array(start + RATE // 10, start + RATE // 2))
+        assert abs(cents(pitch, hertz)) < 1.0, f"slot {slot}: {pitch:.3f} Hz, not {hertz} Hz"
+
+
+def test_scales_other_than_major_place_their_degrees(pyo_server: Any, tmp_path: Path) -> None:
+    # A minor pentatonic: A C D E G; degree 4 is E5 at octave 4 (A4 is the tonic).
+    text = SINE_SCALE.replace('key = "C"', 'key = "A"').replace(
+        'scale = "major"', 'scale = "minor-pentatonic"') + "[[slots]]\ndegree = 4\n"
+    engine = engine_for(text, tmp_path)
+    capture = started(pyo_server, engine)
+    start = capture.now
+    engine.press(1)
+    capture.seconds(0.5)
+    pitch = measured_pitch(capture.array(start + RATE // 10, capture.now))
+    assert abs(cents(pitch, E5)) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("chord", "pitches"), [("triad", (C4, E4, G4)), ("seventh", (C4, E4, G4, B4))]
+)
+def test_a_chord_sounds_all_its_pitches(
+    pyo_server: Any, tmp_path: Path, chord: str, pitches: tuple[float, ...]
+) -> None:
+    engine = engine_for(
+        SINE_SCALE + f'[[slots]]\naction = "chord"\nchord = "{chord}"\ndegree = 1\n', tmp_path
+    )
+    capture = started(pyo_server, engine)
+    start = capture.now
+    engine.press(1)
+    capture.seconds(1.2)
+
+    peaks = spectrum_peaks(capture.array(start + RATE // 5, capture.now), len(pitches))
+    for heard, expected in zip(peaks, pitches, strict=True):
+        assert abs(cents(heard, expected)) < 5, f"heard {peaks}, expected {pitches}"
+
+
+def test_the_melody_switch_steps_through_the_song_and_wraps(
+    pyo_server: Any, tmp_path: Path
+) -> None:
+    engine = engine_for(
+        SINE_SCALE + '[melody]\nnotes = ["C4", "E4", "G4"]\n[[slots]]\naction = "melody"\n',
+        tmp_path,
+    )
+    capture = started(pyo_server, engine)
+    heard = []
+    for _ in range(4):
+        start = capture.now
+        engine.press(1)
+        capture.seconds(0.4)
+        engine.release(1)
+        heard.append(measured_pitch(capture.array(start + RATE // 10, capture.now)))
+        capture.seconds(0.6)
+    for pitch, expected in zip(heard, (C4, E4, G4, C4), strict=True):
+        assert abs(cents(pitch, expected)) < 1.0, f"heard {heard}"
+
+
+def test_every_instrument_at_full_velocity_stays_under_the_ceiling(
+    pyo_server: Any, tmp_path: Path
+) -> None:
+    ceiling_dbfs = -20.0
+    slots = "".join(
+        f'[[slots]]\naction = "chord"\nchord = "seventh"\ninstrument = "{name}"\n'
+        f"degree = {degree}\nvelocity = 1.0\n"
+        for degree, name in enumerate(("bell", "pad", "pluck", "mallet", "sine"), start=1)
+    ) + "".join(
+        f'[[slots]]\naction = "drum"\ndrum = "{piece}"\nvelocity = 1.0\n'
+        for piece in ("kick", "snare", "hat", "shaker")
+    ) + '[[slots]]\naction = "drone"\nvelocity = 1.0\noctave = -2\n'
+    text = SINE_SCALE.replace("reverb = 0.0", "reverb = 0.6\nvolume = 1.0") + slots
+    engine = engine_for(text, tmp_path, volume_ceiling_dbfs=ceiling_dbfs)
+    capture = started(pyo_server, engine)
+    for _ in range(3):  # more notes than voices: stealing under full load
+        for slot in range(1, 11):
+            engine.press(slot)
+            capture.blocks(1)
+    capture.seconds(2.0)
+
+    peak = capture.peak()
+    assert 20 * math.log10(peak) <= ceiling_dbfs + 0.001
+    assert 20 * math.log10(peak) > ceiling_dbfs - 3, "full load should reach the ceiling"
+
+
+@pytest.mark.parametrize("min_attack_ms", [5.0, 80.0])
+def test_no_onset_is_faster_than_the_clients_minimum_attack(
+    pyo_server: Any, tmp_path: Path, min_attack_ms: float
+) -> None:
+    # A hi-hat has a 1 ms attack by design; the client's minimum must soften it.
+    engine = engine_for(
+        SINE_SCALE + '[[slots]]\naction = "drum"\ndrum = "hat"\nvelocity = 1.0\n'
+        + '[[slots]]\ninstrument = "pluck"\nvelocity = 1.0\n',
+        tmp_path, min_attack_ms=min_attack_ms,
+    )
+    capture = started(pyo_server, engine)
+    for slot in (1, 2):
+        start = capture.now
+        engine.press(slot)
+        capture.seconds(0.4)
+        engine.release(slot)
+        capture.seconds(1.0)
+        onset = capture.first_sound(start, threshold=1e-5)
+        assert onset is not None
+        peak = capture.peak(onset, onset + int(0.4 * RATE))
+        # Before the minimum attack has passed, the sound is still well below its peak.
+        early = capture.peak(onset, onset + int(0.5 * min_attack_ms / 1000 * RATE))
+        assert early < 0.75 * peak, f"slot {slot} reached {early / peak:.0%} of its peak early"
+
+
+def test_a_held_note_swells_when_the_sound_set_asks_for_it(
+    pyo_server: Any, tmp_path: Path
+) -> None:
+    text = SINE_SCALE.replace("reverb = 0.0", "reverb = 0.0\nswell_seconds = 1.5\n"
+                              "swell_start = 0.3") + "[[slots]]\nvelocity = 1.0\n"
+    engine = engine_for(text, tmp_path)
+    capture = started(pyo_server, engine)
+    start = capture.now
+    engine.press(1)
+    capture.seconds(2.0)
+    at_press = capture.peak(start + int(0.1 * RATE), start + int(0.2 * RATE))
+    after_swell = capture.peak(start + int(1.6 * RATE), start + int(1.7 * RATE))
+    assert after_swell / at_press > 1.8, "held longer, the note should grow louder"
+    assert capture.peak() <= 10 ** (-12 / 20) + 1e-6, "and never past the client's ceiling"
+
+
+def test_a_brightness_cap_takes_the_edge_off(pyo_server: Any, tmp_path: Path) -> None:
+    text = SINE_SCALE.replace('instrument = "sine"', 'instrument = "pluck"') + (
+        "[[slots]]\ndegree = 1\nvelocity = 1.0\n")
+
+    def high_share(**settings: Any) -> float:
+        engine = engine_for(text, tmp_path, **settings)
+        capture = started(pyo_server, engine)
+        start = capture.now
+        engine.press(1)
+        capture.seconds(0.3)
+        spectrum = np.abs(np.fft.rfft(capture.array(start, capture.now))) ** 2
+        hertz = np.fft.rfftfreq(capture.now - start, 1.0 / RATE)
+        engine.release_all()
+        engine.fade_out()
+        capture.seconds(1.0)
+        return float(spectrum[hertz > 1500].sum() / spectrum.sum())
+
+    assert high_share(brightness_cap_hz=600.0) < 0.1 * high_share()
+
+
+def write_tone(path: Path, hertz: float, seconds: float, rate: int) -> None:
+    frames = [
+        int(16000 * math.sin(2 * math.pi * hertz * n / rate)) for n in range(int(seconds * rate))
+    ]
+    with wave.open(str(path), "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(np.asarray(frames, dtype="<i2").tobytes())
+
+
+def test_the_sampler_plays_the_files_content(pyo_server: Any, tmp_path: Path) -> None:
+    # A file at 44.1 kHz on a 48 kHz server: it must still play at its own pitch and length.
+    write_tone(tmp_path / "tone.wav", 1000.0, 0.3, 44100)
+    engine = engine_for(
+        SINE_SCALE + '[samples]\ntone = "tone.wav"\n'
+        '[[slots]]\naction = "sample"\nsample = "tone"\nvelocity = 1.0\n',
+        tmp_path,
+    )
+    capture = started(pyo_server, engine)
+    start = capture.now
+    engine.press(1)
+    capture.seconds(0.6)
+
+    onset = capture.first_sound(start)
+    assert onset is not None and onset - start < 64, "the sample starts in the next block"
+    assert abs(cents(measured_pitch(capture.array(onset + 960, onset + 13000)), 1000.0)) < 1.0
+    assert capture.peak(onset + int(0.25 * RATE), onset + int(0.29 * RATE)) > 0.05
+    assert capture.peak(onset + int(0.31 * RATE)) < 1e-4, "and stops where the file ends"
+
+
+def test_a_sound_set_swap_under_held_notes_leaves_nothing_after_release(
+    pyo_server: Any, tmp_path: Path
+) -> None:
+    busy = SINE_SCALE.replace('instrument = "sine"', 'instrument = "pad"').replace(
+        "reverb = 0.0", "reverb = 0.4") + (
+        '[[slots]]\naction = "chord"\n'
+        '[[slots]]\naction = "drone"\noctave = -1\n'
+        '[[slots]]\naction = "rhythm"\nrhythm = "beat"\n'
+        '[[rhythms]]\nname = "beat"\nkick = "x..."\nhat = "x.x."\n'
+    )
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "calm").mkdir()
+    calm = sound_set(tmp_path / "calm", SINE_SCALE.replace('"test-set"', '"calm"')
+                     + "[[slots]]\ndegree = 3\n")
+    engine = engine_for(busy, tmp_path / "busy")
+    capture = started(pyo_server, engine)
+    for slot in (1, 2, 3):
+        engine.press(slot)
+    capture.seconds(2.0)
+    before = capture.largest_step(capture.now - RATE // 2)
+
+    swapped_at = capture.now
+    began = time.perf_counter()
+    engine.set_sound_set(calm)
+    took = time.perf_counter() - began
+    capture.seconds(0.2)
+    for slot in (1, 2, 3):
+        engine.release(slot)
+    capture.seconds(RING_OUT_SECONDS)
+
+    assert took < 0.05, f"the swap took {took * 1000:.0f} ms"
+    assert capture.largest_step(swapped_at - 1, swapped_at + RATE // 5) <= 1.2 * before, "a click"
+    assert engine.voices_held() == 0
+    assert capture.peak(capture.now - RATE // 10) < 1e-4, "something is still sounding"
+    start = capture.now
+    engine.press(1)
+    capture.seconds(0.4)
+    assert abs(cents(measured_pitch(capture.array(start + RATE // 10, capture.now)), E4)) < 1
+
+
+def test_switching_client_under_held_notes_does_not_click(
+    pyo_server: Any, tmp_path: Path
+) -> None:
+    from station.sound.engine import RAMP_SECONDS
+
+    engine = engine_for(
+        SINE_SCALE.replace('instrument = "sine"', 'instrument = "pad"')
+        + '[[slots]]\naction = "chord"\nchord = "seventh"\nvelocity = 1.0\n',
+        tmp_path, volume_ceiling_dbfs=-6.0,
+    )
+    capture = started(pyo_server, engine)
+    engine.press(1)
+    capture.seconds(1.0)
+    before = capture.largest_step(capture.now - RATE // 2)
+    loud = capture.peak(capture.now - RATE // 2)
+
+    quiet = client(volume_ceiling_dbfs=-18.0, brightness_cap_hz=400.0)
+    # Several switches, each at another point of the waveform: a step that lands where the
+    # signal is near zero would hide a click.
+    for switch, profile in enumerate([quiet, client(volume_ceiling_dbfs=-6.0)] * 3):
+        capture.blocks(7)
+        switched_at = capture.now
+        engine.set_client(profile)
+        capture.seconds(0.3)
+        assert capture.largest_step(switched_at - 1) <= 1.25 * before, f"a click at {switch}"
+        if profile is quiet:
+            settled = switched_at + int(2 * RAMP_SECONDS * RATE)
+            assert 20 * math.log10(capture.peak(settled) / loud) < -11.0, "the ceiling applies"
+
+
+def test_a_rhythm_starts_and_stops_in_time(pyo_server: Any, tmp_path: Path) -> None:
+    engine = engine_for(
+        SINE_SCALE.replace("reverb = 0.0", "reverb = 0.0\ntempo_bpm = 120")
+        + '[[slots]]\naction = "rhythm"\nrhythm = "four"\n'
+        '[[rhythms]]\nname = "four"\nsteps_per_beat = 1\nkick = "x"\n',
+        tmp_path,
+    )
+    capture = started(pyo_server, engine)
+    start = capture.now
+    engine.press(1)
+    capture.seconds(2.2)  # 120 bpm: a kick every 0.5 s, the first at once
+    engine.press(1)
+    stopped_at = capture.now
+    capture.seconds(1.5)
+
+    onsets = hits(capture.array(start, stopped_at))
+    assert len(onsets) == 5, onsets
+    gaps = np.diff(onsets) / RATE
+    assert np.allclose(gaps, 0.5, atol=64 / RATE), gaps
+    assert capture.peak(stopped_at + int(0.6 * RATE)) < 1e-4, "no hit after the stop"
