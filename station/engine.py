@@ -174,6 +174,8 @@ class Engine:
                 self.controls.show_fault()
                 status = 1
                 break
+            # A USB switch box that is not plugged in is a fault the therapist can fix.
+            self.controls.show_fault(self.usb is not None and bool(self.usb.missing))
             sdnotify.watchdog_ping()
         self.stop()
         return status

@@ -3,7 +3,7 @@ engine and the event log.
 
 Measured on gpiozero's MockFactory: the clock starts just before `MockPin.drive_low()` /
 `drive_high()` and stops when that call returns. MockPin runs gpiozero's whole callback chain
-in the calling thread, so the time covers gpiozero's event dispatch, `time.monotonic()` at the
+in the calling thread, so the time covers the mock pin's edge callback, `time.monotonic()` at the
 edge, the switch's lock, the access filter's decision, the hand-off of a deadline to the
 scheduler thread, the LED, the real `Engine` listener methods with a real `SoundEngine` on a
 pyo manual server (the note's parameters and envelope) and a real `EventRecorder` (its queue
@@ -20,7 +20,7 @@ Three runs:
   writer thread is always busy and takes the GIL from the press path (up to Python's switch
   interval, 0.5 ms in the engine), which shows in the tail.
 * *inputs_only*: paced like *notes*, with a listener that does nothing: the share of the
-  inputs package (gpiozero dispatch, filter, scheduler hand-off, LED) without sound and log.
+  inputs package (pin callback, filter, scheduler hand-off, LED) without sound and log.
 * *bounce*: every edge inside a debounce window, swallowed and counted.
 """
 
@@ -168,7 +168,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         results["goal_met"] = results["notes"]["p99_us"] <= GOAL_P99_MICROSECONDS
         results["pace_us"] = arguments.pace_us
         results["measured"] = (
-            "MockPin.drive_low/high() call to its return: gpiozero dispatch, access filter, "
+            "MockPin.drive_low/high() call to its return: pin callback, access filter, "
             "scheduler hand-off, LED, Engine.pressed/released → SoundEngine (pyo manual server) "
             "and EventRecorder.record (SQLite writer thread running)"
         )

@@ -52,8 +52,8 @@ class EngineControl(Protocol):
 
 class StatusLight:
     """The status LED: a short blink every 2 s when ready, steady during a session, fast
-    blinking on a fault (for 3 s after a control failed, and while the engine stops because
-    it is unhealthy)."""
+    blinking on a fault (a USB switch device is missing, for 3 s after a control failed, and
+    while the engine stops because it is unhealthy)."""
 
     def __init__(self, pin: int, pin_factory: Any) -> None:
         self.led = LED(pin, pin_factory=pin_factory)
@@ -143,8 +143,9 @@ class ControlPanel:
     # -- the worker ------------------------------------------------------------------------
     def show_fault(self, fault: bool = True) -> None:
         """Blink the status LED fast until called with False."""
-        self._fault = fault
-        self._commands.put(("refresh", 0))
+        if fault != self._fault:
+            self._fault = fault
+            self._commands.put(("refresh", 0))
 
     def _work(self) -> None:
         while True:

@@ -1,6 +1,6 @@
 """Switches: gpiozero input devices (and their LEDs) wired to access filters.
 
-The press path is: gpiozero edge callback → `AccessFilter.edge` → the `PressListener`
+The press path is: the gpiozero pin's edge callback → `AccessFilter.edge` → the `PressListener`
 (which triggers the sound and queues the event). Nothing else runs on it. Decisions that wait
 for time to pass run on the one `DeadlineScheduler` thread, never on a thread or timer of
 their own.
@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from gpiozero import LED, DigitalInputDevice
+from gpiozero import LED, InputDevice
 
 from station.config import AccessSection, InputConfig
 from station.inputs.access import PRESS, RELEASE, AccessFilter, AccessSettings, Action
@@ -120,23 +120,25 @@ class Switch:
         # filter; re-entrant because a control's listener may change settings.
         self._lock = threading.RLock()
         # No pin: a USB switch, whose edges come from `station.inputs.usb`.
-        self.device: DigitalInputDevice | None = None
+        self.device: InputDevice | None = None
+        # A switch to ground with a pull-up reads low while pressed.
+        self._active_level = not config.pull_up
         if pin is not None:
-            # bounce_time stays None: the access filter debounces on the first edge instead.
-            self.device = DigitalInputDevice(
-                pin, pull_up=config.pull_up, bounce_time=None, pin_factory=pin_factory
-            )
-            self.device.when_activated = self._on_activated
-            self.device.when_deactivated = self._on_deactivated
+            # gpiozero's InputDevice owns the pin (reservation, pull). Edges come from the pin
+            # itself: DigitalInputDevice's event layer (active times, handler look-up) would
+            # double the time the press path spends in gpiozero, and its bounce_time would
+            # wait out the window instead of acting on the first edge.
+            self.device = InputDevice(pin, pull_up=config.pull_up, pin_factory=pin_factory)
+            self.device.pin.edges = "both"
+            self.device.pin.when_changed = self._pin_changed
         self.led = (
             LED(config.led_pin, pin_factory=pin_factory) if config.led_pin is not None else None
         )
 
-    def _on_activated(self) -> None:
-        self.edge(True, time.monotonic())
-
-    def _on_deactivated(self) -> None:
-        self.edge(False, time.monotonic())
+    def _pin_changed(self, ticks: float, state: int | bool) -> None:
+        # The time is taken here, first: decisions use the edge's time, not the callback's.
+        at = time.monotonic()
+        self.edge(bool(state) == self._active_level, at)
 
     def edge(self, active: bool, at: float) -> None:
         """An edge to `active` at monotonic time `at` (seconds, taken at the edge)."""

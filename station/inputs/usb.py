@@ -8,8 +8,10 @@ filter as a GPIO switch.
 One thread watches every device with ``select``. Events are read straight from the device
 file as ``struct input_event`` records, so a recorded stream in a pipe runs through exactly
 the same code as a device. python-evdev finds devices by name, grabs them (so a switch box does
-not also type into the console) and knows the code names. The edge time is the monotonic
-clock when the event was read.
+not also type into the console) and knows the code names. Each device is switched to
+monotonic timestamps (``EVIOCSCLOCKID``), so an edge's time is the kernel's, taken when the
+device reported it, on the same clock as `time.monotonic`; a device that refuses gets the
+time it was read.
 
 A device that is missing at start is reported once and looked for every `RESCAN_SECONDS`;
 an unplugged device is reported, its held switches are released (no note hangs), and it is
@@ -19,6 +21,7 @@ used again as soon as it is plugged back in.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import select
@@ -38,15 +41,20 @@ INPUT_EVENT = struct.Struct("llHHi")
 EV_KEY = 1
 KEY_RELEASED, KEY_PRESSED, KEY_REPEATED = 0, 1, 2
 RESCAN_SECONDS = 2.0
+# ioctl _IOW('E', 0xa0, int): the clock a device's event timestamps use.
+EVIOCSCLOCKID = 0x400445A0
 
 
 @dataclass
 class OpenDevice:
-    """An open input device: the file to read events from, and how to let go of it."""
+    """An open input device: the file to read events from, and how to let go of it.
+
+    `monotonic` tells that its event timestamps are on the monotonic clock."""
 
     fd: int
     name: str
     close: Callable[[], None]
+    monotonic: bool = False
 
 
 class DeviceFinder(Protocol):
@@ -89,7 +97,12 @@ class EvdevFinder:
             except OSError as error:
                 log.warning("USB switch device %r: cannot grab it (%s); its keys also reach "
                             "other programs", name, error)
-            return OpenDevice(device.fd, name, device.close)
+            try:
+                fcntl.ioctl(device.fd, EVIOCSCLOCKID, struct.pack("i", time.CLOCK_MONOTONIC))
+                monotonic = True
+            except OSError:  # kernels before 3.4: fall back to the time of reading
+                monotonic = False
+            return OpenDevice(device.fd, name, device.close, monotonic)
         return None
 
 
@@ -183,15 +196,16 @@ class UsbSwitches:
         if not data:
             self._lost(device)
             return
-        at = time.monotonic()
+        read_at = time.monotonic()
         codes = self._wanted[device.name]
         for offset in range(0, len(data) - INPUT_EVENT.size + 1, INPUT_EVENT.size):
-            _, _, kind, code, value = INPUT_EVENT.unpack_from(data, offset)
+            seconds, microseconds, kind, code, value = INPUT_EVENT.unpack_from(data, offset)
             # Key repeats say nothing new: the switch is still held.
             if kind != EV_KEY or value == KEY_REPEATED:
                 continue
             switch = codes.get(code)
             if switch is not None:
+                at = seconds + microseconds / 1e6 if device.monotonic else read_at
                 switch.edge(value == KEY_PRESSED, at)
 
     def _lost(self, device: OpenDevice) -> None:

@@ -318,6 +318,22 @@ def test_presses_are_accepted_exactly_when_they_satisfy_the_settings(
     ]
 
 
+@settings(max_examples=300, deadline=None)
+@given(edges=edge_streams(), access=st.sampled_from([LATCH, TIMED]).flatmap(
+    lambda mode: access_settings(mode)))
+def test_latch_and_timed_accept_and_reject_the_same_presses_as_momentary(
+    edges: list[Edge], access: AccessSettings
+) -> None:
+    """The mode changes what an accepted press does, never which presses are accepted."""
+    access_filter = AccessFilter(access)
+    actions = run(access_filter, edges, edges[-1][0] + 100.0)
+    expected = reference(edges, access)
+    rejected = sorted((a.kind, round(a.at * 1e6), a.reason) for a in actions
+                      if a.kind == REJECTED and a.reason != BOUNCE)
+    assert rejected == sorted((k, round(t * 1e6), r) for k, t, r in expected if k == REJECTED)
+    assert access_filter.accepted == sum(1 for kind, _, _ in expected if kind == PRESS)
+
+
 @settings(max_examples=200, deadline=None)
 @given(edges=edge_streams(), access=st.sampled_from([MOMENTARY, LATCH, TIMED]).flatmap(
     lambda mode: access_settings(mode)))

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,22 +26,34 @@ BOX = "Acme Switch Interface"
 SYN = (0, 0, 0)
 
 
-def recorded_events(path: Path) -> list[tuple[int, int, int]]:
-    """(type, code, value) of each event line of an `evtest` recording."""
+def recorded_events(path: Path) -> list[tuple[float, int, int, int]]:
+    """(seconds after the first event, type, code, value) of each event of an `evtest`
+    recording."""
     events = []
+    start = None
     for line in path.read_text().splitlines():
-        if "SYN_REPORT" in line:
-            events.append(SYN)
+        match = re.search(r"time (\d+\.\d+), (?:type (\d+) .*code (\d+) .*value (\w+)$)?",
+                          line)
+        if not match:
             continue
-        match = re.search(r"type (\d+) .*code (\d+) .*value (\w+)$", line)
-        if match:
-            events.append((int(match[1]), int(match[2]), int(match[3], 16 if match[1] == "4"
-                                                               else 10)))
+        at = float(match[1])
+        start = at if start is None else start
+        if "SYN_REPORT" in line:
+            events.append((at - start, *SYN))
+        elif match[2]:
+            kind = int(match[2])
+            events.append((at - start, kind, int(match[3]), int(match[4], 16 if kind == 4 else 10)))
     return events
 
 
-def raw(events: list[tuple[int, int, int]]) -> bytes:
-    return b"".join(INPUT_EVENT.pack(0, 0, kind, code, value) for kind, code, value in events)
+def raw(events: list[tuple[float, int, int, int]], start: float = 0.0) -> bytes:
+    """Input events as the kernel writes them, timestamped `start` + their offset (monotonic
+    seconds, as the station asks devices for)."""
+    records = []
+    for offset, kind, code, value in events:
+        at = start + offset
+        records.append(INPUT_EVENT.pack(int(at), round((at % 1) * 1e6), kind, code, value))
+    return b"".join(records)
 
 
 class PluggableDevices:
@@ -75,7 +88,7 @@ class PluggableDevices:
         with self.opened:
             self.open_count += 1
             self.opened.notify_all()
-        return OpenDevice(read_end, name, lambda: os.close(read_end))
+        return OpenDevice(read_end, name, lambda: os.close(read_end), monotonic=True)
 
     def wait_opened(self, count: int) -> None:
         with self.opened:
@@ -105,15 +118,20 @@ def usb(mock_factory: Any) -> Iterator[tuple[PluggableDevices, Heard, UsbSwitche
     board.close()
 
 
-def test_a_recorded_switch_box_session_plays_its_presses(usb: Any) -> None:
+def test_a_recorded_switch_box_session_plays_its_presses_at_their_own_times(usb: Any) -> None:
     devices, heard, _ = usb
     device = devices.plug(BOX)
     devices.wait_opened(1)
-    os.write(device, raw(recorded_events(RECORDED)))
+    start = time.monotonic()
+    os.write(device, raw(recorded_events(RECORDED), start))
     assert heard.wait_for(lambda e: len(e) == 6) == [
         ("press", "space-switch"), ("release", "space-switch"),
         ("press", "space-switch"), ("release", "space-switch"),  # repeats change nothing
         ("press", "enter-switch"), ("release", "enter-switch"),
+    ]
+    # Decisions use the device's timestamps, not when the events were read.
+    assert [round(entry[3] - start, 3) for entry in heard.log] == [
+        0.0, 0.16, 0.9, 1.5, 1.9, 2.0
     ]
 
 
@@ -138,7 +156,7 @@ def test_unplugging_releases_a_held_switch_and_replugging_works(
     caplog.set_level(logging.INFO, logger="station.inputs.usb")
     device = devices.plug(BOX)
     devices.wait_opened(1)
-    os.write(device, raw([(1, key_code("KEY_SPACE"), 1), SYN]))
+    os.write(device, raw([(0, 1, key_code("KEY_SPACE"), 1), (0, *SYN)], time.monotonic()))
     heard.wait_for(lambda e: e == [("press", "space-switch")])
     devices.unplug(BOX)
     assert heard.wait_for(lambda e: len(e) == 2)[-1] == ("release", "space-switch"), (
@@ -147,7 +165,8 @@ def test_unplugging_releases_a_held_switch_and_replugging_works(
     assert "USB switch device 'Acme Switch Interface' was unplugged" in caplog.text
     device = devices.plug(BOX)
     devices.wait_opened(2)
-    os.write(device, raw([(1, key_code("KEY_ENTER"), 1), SYN, (1, key_code("KEY_ENTER"), 0)]))
+    os.write(device, raw([(0, 1, key_code("KEY_ENTER"), 1), (0, *SYN),
+                          (0.05, 1, key_code("KEY_ENTER"), 0)], time.monotonic()))
     assert heard.wait_for(lambda e: len(e) == 4)[2:] == [
         ("press", "enter-switch"), ("release", "enter-switch")
     ]

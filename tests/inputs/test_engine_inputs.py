@@ -1,0 +1,100 @@
+"""The inputs inside a running `station engine --simulate`: a client's profile changed at run
+time reaches each input, rejected presses land in the event log, and the session button
+starts a session only on a long press."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.config import load_station
+from station.control import ControlError, send_command
+from station.telemetry.eventlog import Event, iterate_all
+
+WAIT = 20.0
+
+
+class RunningEngine:
+    def __init__(self, process: subprocess.Popen[str], data_dir: Path) -> None:
+        self.process = process
+        self.data_dir = data_dir
+
+    def send(self, *lines: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("".join(f"{line}\n" for line in lines))
+        self.process.stdin.flush()
+
+    def wait_for(self, what: str, predicate: Callable[[list[Event]], bool]) -> list[Event]:
+        """The event log once `predicate` holds for it (checked every 50 ms)."""
+        pause = threading.Event()
+        for _ in range(int(WAIT / 0.05)):
+            events = list(iterate_all(self.data_dir))
+            if predicate(events):
+                return events
+            pause.wait(0.05)
+        pytest.fail(f"{what}: not in the event log within {WAIT} s; got "
+                    f"{[(e.type, e.input, e.reason) for e in events][-10:]}")
+
+
+@pytest.fixture
+def engine(station_config: Any) -> Iterator[RunningEngine]:
+    path = station_config({"audio.backend": "null"})
+    data_dir = load_station(path).data_dir
+    process = subprocess.Popen(
+        [sys.executable, "-m", "station", "engine", "--simulate", "--config", str(path)],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    pause = threading.Event()
+    for _ in range(200):
+        try:
+            send_command(data_dir, {"command": "status"}, timeout=0.2)
+            break
+        except ControlError:
+            if process.poll() is not None:
+                break
+            pause.wait(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"the engine did not start: {process.communicate()[1]}")
+    yield RunningEngine(process, data_dir)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=20)
+
+
+def test_a_new_clients_profile_applies_to_each_input_at_once(engine: RunningEngine) -> None:
+    assert send_command(engine.data_dir, {"command": "select_client", "client": "C-2M9Q"})["ok"]
+    # C-2M9Q: every input waits 80 ms before a press counts; the head switch latches.
+    engine.send("press big-red", "release big-red", "press head-switch")
+    engine.wait_for("the held head switch accepted", lambda events: any(
+        e.type == "press" and e.input == "head-switch" for e in events))
+    engine.send("release head-switch", "press big-yellow", "release big-yellow")
+    events = engine.wait_for("the second tap rejected", lambda events: any(
+        e.type == "rejected" and e.input == "big-yellow" for e in events))
+    after = [(e.type, e.input, e.reason, e.client) for e in events if e.input is not None]
+    assert after == [
+        ("rejected", "big-red", "too_short", "C-2M9Q"),
+        ("press", "head-switch", None, "C-2M9Q"),
+        ("rejected", "big-yellow", "too_short", "C-2M9Q"),
+    ], "latched: the head switch's note plays on after it is let go"
+
+
+def test_the_session_button_starts_a_session_only_when_held(engine: RunningEngine) -> None:
+    assert send_command(engine.data_dir, {"command": "end_session"})["ok"]
+    engine.send("press session", "release session")  # a bump: no session
+    engine.send("press session")
+    events = engine.wait_for(
+        "a session started by the button",
+        lambda events: events[-1].type == "session_start" and events[-2].type == "session_end",
+    )
+    assert events[-1].session != events[-2].session
+    assert send_command(engine.data_dir, {"command": "status"})["state"]["session"] == (
+        events[-1].session
+    )
+    engine.send("release session")
