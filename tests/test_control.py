@@ -114,6 +114,23 @@ def test_a_broken_config_on_reload_keeps_the_running_settings(
     assert code == 0 and reply["state"]["sound_set"] == "warm-strings"
 
 
+def test_a_sample_file_that_cannot_be_decoded_on_reload_keeps_the_running_settings(
+    engine: Path, station_config: Any
+) -> None:
+    config = station_config()
+    assert send_command(engine, {"command": "select_sound_set", "sound_set": "soundscape"})["ok"]
+    bird = config.parent / "sound-sets" / "samples" / "bird.wav"
+    bird.write_bytes(b"this is not a wave file")
+
+    code, reply = _control(config, "reload")
+    assert code == 1
+    assert reply["problems"] == [
+        f"sound set 'soundscape': samples.bird: sample {bird}: cannot be read as a sound file "
+        "(WAV, FLAC, OGG or AIFF)"
+    ]
+    assert reply["state"]["sound_set"] == "soundscape"
+
+
 def test_station_control_without_a_running_engine_says_so(station_config: Any) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "station", "control", "--config", str(station_config()),

@@ -370,6 +370,8 @@ class LoadedSample:
         self.table = pyo.SndTable(str(path), chnl=0)
         self.rate = float(self.table.getRate())
         self.seconds = float(info[1])
+        # (modification time, size) of the file when it was read.
+        self.version: tuple[int, int] = (0, 0)
 
 
 class Sampler(Instrument):
@@ -392,11 +394,21 @@ class Sampler(Instrument):
         return SampleVoice(reader, envelope, swell, output)
 
     def load(self, path: str | Path) -> LoadedSample:
-        """The sample at `path`, read from disk the first time only (never on the press path)."""
-        key = str(Path(path).resolve())
-        if key not in self.samples:
-            self.samples[key] = LoadedSample(Path(key))
-        return self.samples[key]
+        """The sample at `path`, read from disk when first asked for or when the file has
+        changed since (a reload picks up a new recording); never on the press path."""
+        file = Path(path).resolve()
+        key = str(file)
+        try:
+            stat = file.stat()
+        except OSError as error:
+            raise AudioError(f"sample {file}: cannot be read: {error.strerror}") from error
+        version = (stat.st_mtime_ns, stat.st_size)
+        loaded = self.samples.get(key)
+        if loaded is None or loaded.version != version:
+            loaded = LoadedSample(file)
+            loaded.version = version
+            self.samples[key] = loaded
+        return loaded
 
     def play(self, sample: LoadedSample, level: float) -> Voice:
         def start(voice: Voice, stamp: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 import wave
 from pathlib import Path
@@ -328,3 +330,19 @@ def test_a_rhythm_starts_and_stops_in_time(pyo_server: Any, tmp_path: Path) -> N
     gaps = np.diff(onsets) / RATE
     assert np.allclose(gaps, 0.5, atol=64 / RATE), gaps
     assert capture.peak(stopped_at + int(0.6 * RATE)) < 1e-4, "no hit after the stop"
+
+
+def test_every_instrument_renders_dozens_of_sounding_voices_without_crashing() -> None:
+    # pyo 1.1.0 crashed (segmentation fault) a few hundred blocks into 32 drone voices built
+    # from a list of frequencies. In a child process, so that a crash fails this test instead
+    # of ending the test run.
+    from station.sound.catalog import INSTRUMENT_NAMES
+
+    script = (
+        "from station.bench.polyphony import measure\n"
+        f"for name in {INSTRUMENT_NAMES!r}:\n"
+        "    measure(name, 48, 600)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
