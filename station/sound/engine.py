@@ -94,10 +94,6 @@ class SafetyChain:
             self.cap_cutoff.value = OPEN_CUTOFF_HZ
             self.cap_amount.value = 0.0
 
-    def set_ceiling(self, ceiling_dbfs: float) -> None:
-        self.ceiling.value = dbfs_to_amplitude(ceiling_dbfs)
-        self.ceiling_dbfs = ceiling_dbfs
-
     def fade_in(self) -> None:
         self.fade.value = 1.0
 
