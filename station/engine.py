@@ -24,6 +24,7 @@ from station.inputs.simulate import SimulatedSwitches, start_driver
 from station.inputs.switches import Switch, SwitchBoard
 from station.inputs.usb import UsbSwitches
 from station.sound.engine import FADE_SECONDS, SoundEngine
+from station.sound.output import LOST, AudioOutput
 from station.sound.server import AudioServer
 from station.telemetry.eventlog import (
     CLIENT_CHANGED,
@@ -68,6 +69,8 @@ class Engine:
         self.session = ""
         # Serialises control changes (commands, control buttons); the press path never takes it.
         self._control_lock = threading.RLock()
+        # What presses and changes play through: the output, or (benchmarks) a bare engine.
+        self.sound: AudioOutput | SoundEngine
 
     # -- the press path ------------------------------------------------------------------
     def pressed(self, switch: Switch, at: float) -> None:
@@ -88,15 +91,14 @@ class Engine:
         config = self.station.config
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         factory, factory_name = make_pin_factory(config.gpio.pin_factory, self.simulate_requested)
-        self.audio = AudioServer(config.audio, jack_name=f"sensory-station-{config.station.id}")
-        self.audio.start()
-        self.sound = SoundEngine(
-            config.audio.channels,
+        self.output = AudioOutput(
+            config.audio,
             self.station.sound_set,
             self.station.client,
-            sample_rate=config.audio.sample_rate,
-            sound_sets=self.station.sound_sets.values(),
+            self.station.sound_sets.values(),
+            jack_name=f"sensory-station-{config.station.id}",
         )
+        self.sound = self.output
         self.recorder = EventRecorder(self.station.data_dir)
         if self.record_path is not None:
             self.audio.start_recording(self.record_path)
@@ -154,8 +156,15 @@ class Engine:
             )
             return None
 
+    @property
+    def audio(self) -> AudioServer:
+        """The current audio server (a new one after the device was lost and came back)."""
+        return self.output.audio
+
     def healthy(self) -> bool:
-        return self.audio.healthy and self.recorder.healthy
+        # A lost audio device is not a reason to exit: AudioOutput retries it while inputs
+        # are still counted.
+        return self.recorder.healthy
 
     def run(self) -> int:
         """Start, then watch health until `stopping` is set; exit status for the process."""
@@ -163,19 +172,18 @@ class Engine:
         period = sdnotify.watchdog_period() or HEALTH_CHECK_SECONDS
         status = 0
         while not self.stopping.wait(min(period, HEALTH_CHECK_SECONDS)):
+            self.output.check()
             if not self.healthy():
                 # Stop feeding the watchdog and exit non-zero: systemd or `station run`
                 # restarts the engine.
-                log.error(
-                    "engine unhealthy (audio %s, event log %s); exiting to be restarted",
-                    "ok" if self.audio.healthy else "stopped",
-                    "ok" if self.recorder.healthy else "stopped",
-                )
+                log.error("engine unhealthy (event log stopped); exiting to be restarted")
                 self.controls.show_fault()
                 status = 1
                 break
             # A USB switch box that is not plugged in is a fault the therapist can fix.
-            self.controls.show_fault(self.usb is not None and bool(self.usb.missing))
+            self.controls.show_fault(
+                (self.usb is not None and bool(self.usb.missing)) or self.output.state == LOST
+            )
             sdnotify.watchdog_ping()
         self.stop()
         return status
@@ -307,6 +315,7 @@ class Engine:
             "volume": self.volume,
             "session": self.session,
             "audio_backend": self.audio.backend,
+            "audio": self.output.state,
             "xruns": self.audio.xruns,
         }
 

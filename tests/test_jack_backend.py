@@ -17,6 +17,7 @@ import pytest
 
 from station.config import load_station
 from station.telemetry.topics import Topics
+from tests.conftest import SHIPPED_CONFIG
 
 pytestmark = pytest.mark.realtime
 
@@ -24,15 +25,13 @@ RATE = 48000
 PERIOD = 64
 
 
-@pytest.fixture
-def jack_server() -> Iterator[str]:
-    """A jackd with the dummy driver under a name of its own; yields the server name."""
+def start_jackd(name: str) -> subprocess.Popen[bytes]:
+    """jackd with the dummy driver under `name`, once it answers."""
     binary = shutil.which("jackd") or "/usr/bin/jackd"
     if not Path(binary).exists():
         pytest.fail("jackd is not installed: run 'make test' (it installs jackd2 as root)")
     import jack
 
-    name = f"test-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(
         [binary, "-n", name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -50,9 +49,22 @@ def jack_server() -> Iterator[str]:
     if not ready.is_set():
         process.kill()
         pytest.fail("jackd with the dummy driver did not start")
+    return process
+
+
+def stop_jackd(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+
+
+@pytest.fixture
+def jack_server() -> Iterator[str]:
+    """A jackd with the dummy driver under a name of its own; yields the server name."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    process = start_jackd(name)
     yield name
-    process.send_signal(signal.SIGTERM)
-    process.wait(10)
+    stop_jackd(process)
 
 
 class OutputListener:
@@ -152,3 +164,50 @@ def test_xruns_on_the_jack_server_are_counted(
         hog.deactivate()
         hog.close()
         audio.stop()
+
+
+def test_a_lost_jack_server_is_retried_and_the_sound_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from station.config import AudioSection
+    from station.sound.output import LOST, PLAYING, AudioOutput
+
+    shipped = load_station(SHIPPED_CONFIG / "station.toml")
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    first = start_jackd(name)
+    second = None
+    output = AudioOutput(AudioSection(backend="jack"), shipped.sound_set, shipped.client, [],
+                         jack_name="loss-test")
+    try:
+        assert output.state == PLAYING
+        stop_jackd(first)  # the device goes away
+        noticed = threading.Event()
+        for _ in range(100):
+            if not output.audio.healthy or noticed.wait(0.05):
+                break
+        output.check(now=100.0)
+        assert output.state == LOST
+        assert output.press(1) is False, "a press while the audio is lost plays nothing"
+
+        output.check(now=101.0)  # the first retry, one second later: still no server
+        assert output.state == LOST
+        second = start_jackd(name)
+        output.check(now=102.5)  # the next retry waits two seconds, not one
+        assert output.state == LOST
+        output.check(now=103.0)
+        assert output.state == PLAYING
+
+        listener = OutputListener(name)
+        try:
+            listener.connect("loss-test:output_1")
+            assert output.press(1)
+            assert listener.heard.wait(5), "the sound did not come back"
+        finally:
+            listener.close()
+    finally:
+        output.release_all()
+        output.audio.stop()
+        stop_jackd(first)
+        if second is not None:
+            stop_jackd(second)

@@ -215,7 +215,8 @@ class AudioServer:
         log.info("recording to %s", path)
 
     def stop_recording(self) -> None:
-        self.server.recstop()
+        if self.server is not None:
+            self.server.recstop()
 
     def stop(self) -> None:
         if self.server is None:

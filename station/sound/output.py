@@ -1,0 +1,165 @@
+"""The engine's sound output, surviving the loss of its audio device.
+
+`AudioOutput` owns the audio server and the sound engine built on it and passes presses and
+changes through. When the server dies (the JACK server or the sound card went away), presses
+play nothing but the engine keeps running, so inputs are still counted and recorded; the
+output retries with back-off and, once a server starts again, rebuilds the sound engine with
+the current sound set, client and volume.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from station.config import AudioSection, ClientProfile, SoundSet
+from station.errors import AudioError
+from station.sound.engine import PreparedSoundSet, SoundEngine
+from station.sound.server import AudioServer
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 1.0
+LONGEST_RETRY_SECONDS = 30.0
+PLAYING = "playing"
+LOST = "lost"
+
+
+class AudioOutput:
+    """The audio server and sound engine, rebuilt after the device is lost."""
+
+    def __init__(
+        self,
+        audio: AudioSection,
+        sound_set: SoundSet,
+        client: ClientProfile,
+        sound_sets: Iterable[SoundSet],
+        *,
+        jack_name: str,
+    ) -> None:
+        self._settings = audio
+        self._jack_name = jack_name
+        self._sound_set = sound_set
+        self._client = client
+        self._sound_sets = list(sound_sets)
+        self._volume = 1.0
+        # Held while the sound engine is swapped, so that no press reaches an engine whose
+        # server is being shut down. Uncontended on the press path.
+        self._swap = threading.Lock()
+        self.audio = AudioServer(audio, jack_name=jack_name)
+        self.audio.start()
+        self._sound: SoundEngine | None = self._build_sound()
+        self.state = PLAYING
+        self.losses = 0
+        self._retry_delay = FIRST_RETRY_SECONDS
+        self._next_retry = 0.0
+
+    def _build_sound(self) -> SoundEngine:
+        sound = SoundEngine(
+            self._settings.channels,
+            self._sound_set,
+            self._client,
+            sample_rate=self._settings.sample_rate,
+            sound_sets=self._sound_sets,
+        )
+        sound.set_volume(self._volume)
+        return sound
+
+    # -- the press path ------------------------------------------------------------------
+    def press(self, slot: int) -> bool:
+        with self._swap:
+            return self._sound.press(slot) if self._sound is not None else False
+
+    def release(self, slot: int) -> None:
+        with self._swap:
+            if self._sound is not None:
+                self._sound.release(slot)
+
+    # -- changes, remembered for a rebuilt engine ------------------------------------------
+    def set_sound_set(self, sound_set: SoundSet | PreparedSoundSet) -> None:
+        with self._swap:
+            if isinstance(sound_set, SoundSet):
+                self._sound_set = sound_set
+            if self._sound is not None:
+                self._sound.set_sound_set(sound_set)
+
+    def set_client(self, client: ClientProfile) -> None:
+        with self._swap:
+            self._client = client
+            if self._sound is not None:
+                self._sound.set_client(client)
+
+    def set_volume(self, level: float) -> None:
+        with self._swap:
+            self._volume = level
+            if self._sound is not None:
+                self._sound.set_volume(level)
+
+    def load_samples(self, sound_sets: Iterable[SoundSet]) -> None:
+        """Read the samples of `sound_sets` (ConfigError if one cannot be decoded); they are
+        the sound sets a rebuilt engine loads."""
+        sound_sets = list(sound_sets)
+        with self._swap:
+            if self._sound is not None:
+                self._sound.load_samples(sound_sets)
+            self._sound_sets = sound_sets
+
+    def release_all(self) -> None:
+        with self._swap:
+            if self._sound is not None:
+                self._sound.release_all()
+
+    def fade_out(self) -> None:
+        with self._swap:
+            if self._sound is not None:
+                self._sound.fade_out()
+
+    # -- health --------------------------------------------------------------------------
+    def check(self, now: float | None = None) -> None:
+        """Notice a lost server and retry on schedule; called by the engine's health loop."""
+        now = time.monotonic() if now is None else now
+        if self.state == PLAYING and not self.audio.healthy:
+            self._lose(now)
+        elif self.state == LOST and now >= self._next_retry:
+            self._retry(now)
+
+    def _lose(self, now: float) -> None:
+        with self._swap:
+            self._sound = None
+            self.state = LOST
+        self.losses += 1
+        self.audio.stop()
+        self._retry_delay = FIRST_RETRY_SECONDS
+        self._next_retry = now + self._retry_delay
+        log.error(
+            "audio lost (%s backend); presses are still counted; retrying in %.0f s",
+            self.audio.backend, self._retry_delay,
+        )
+
+    def _retry(self, now: float) -> None:
+        # The backend that was lost, not `auto` again: falling back to the silent backend
+        # would look healthy and play nothing.
+        settings = self._settings.model_copy(update={"backend": self.audio.backend})
+        audio = AudioServer(settings, jack_name=self._jack_name)
+        try:
+            audio.start()
+            sound = self._build_sound()
+        except AudioError as error:
+            audio.stop()
+            self._retry_delay = min(self._retry_delay * 2, LONGEST_RETRY_SECONDS)
+            self._next_retry = now + self._retry_delay
+            log.warning("audio still unavailable (%s); retrying in %.0f s", error,
+                        self._retry_delay)
+            return
+        with self._swap:
+            self.audio = audio
+            self._sound = sound
+            self.state = PLAYING
+        log.info("audio back on the %s backend", audio.backend)
+
+    @property
+    def sound(self) -> SoundEngine | None:
+        """The current sound engine; None while the audio is lost."""
+        return self._sound
