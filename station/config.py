@@ -108,6 +108,9 @@ class InputConfig(Schema):
     pin_b: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
     pull_up: bool = True
     led_pin: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
+    # What the LED shows: "note", lit while the input's note sounds; "switch", lit while the
+    # switch is held, from its first edge (before an acceptance delay has passed).
+    led_shows: Literal["note", "switch"] = "note"
     role: Literal["play", "control"] = "play"
     action: Literal[
         "volume-up", "volume-down", "volume", "next-sound-set", "previous-sound-set", "session"

@@ -134,6 +134,9 @@ class Switch:
         self.led = (
             LED(config.led_pin, pin_factory=pin_factory) if config.led_pin is not None else None
         )
+        # The LED that follows the note, or the one that follows the switch; at most one.
+        self._note_led = self.led if config.led_shows == "note" else None
+        self._switch_led = self.led if config.led_shows == "switch" else None
 
     def _pin_changed(self, ticks: float, state: int | bool) -> None:
         # The time is taken here, first: decisions use the edge's time, not the callback's.
@@ -146,6 +149,8 @@ class Switch:
             actions = self.filter.edge(active, at)
             if actions:
                 self._deliver(actions)
+            if self._switch_led is not None:
+                self._show_switch(self._switch_led)
             deadline = self.filter.deadline
         if deadline != math.inf:
             self._scheduler.wake(self, deadline)
@@ -155,7 +160,14 @@ class Switch:
             actions = self.filter.tick(now)
             if actions:
                 self._deliver(actions)
+            if self._switch_led is not None:
+                self._show_switch(self._switch_led)
             return self.filter.deadline
+
+    def _show_switch(self, led: LED) -> None:
+        # The debounced level: bounce does not flicker the LED.
+        if led.is_lit != self.filter.level:
+            led.value = self.filter.level
 
     def apply(self, settings: AccessSettings) -> None:
         """New settings from now on; a note sounding under a different mode is ended."""
@@ -173,12 +185,12 @@ class Switch:
             kind = action.kind
             if kind == PRESS:
                 listener.pressed(self, action.at)
-                if self.led is not None:
-                    self.led.on()
+                if self._note_led is not None:
+                    self._note_led.on()
             elif kind == RELEASE:
                 listener.released(self, action.at, action.seconds)
-                if self.led is not None:
-                    self.led.off()
+                if self._note_led is not None:
+                    self._note_led.off()
             else:
                 listener.rejected(self, action.reason, action.at, action.amount)
 

@@ -375,3 +375,23 @@ def test_a_new_client_changes_only_the_inputs_their_profile_names(
     red.drive_high()
     assert heard.events()[-1] == ("release", "low-switch")
     assert not any(switch.filter.sounding for switch in board.switches.values())
+
+
+def test_an_led_that_shows_the_switch_lights_before_the_acceptance_delay_has_passed(
+    mock_factory: Any,
+) -> None:
+    item = InputConfig(name="big-red", pin=17, led_pin=5, led_shows="switch")
+    heard = Heard()
+    board = SwitchBoard([item], AccessSection(debounce_ms=10, acceptance_ms=300), heard,
+                        mock_factory, simulate=False)
+    try:
+        pin, led = mock_factory.pin(17), mock_factory.pin(5)
+        pin.drive_low()
+        assert led.state, "the client sees the switch is registering"
+        assert heard.events() == [], "while the note waits for the acceptance delay"
+        heard.wait_for(lambda e: e == [("press", "big-red")])
+        pin.drive_high()
+        heard.wait_for(lambda e: len(e) == 2)
+        assert not led.state
+    finally:
+        board.close()

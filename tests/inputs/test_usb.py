@@ -17,7 +17,7 @@ import pytest
 
 from station.config import AccessSection, InputConfig
 from station.inputs.switches import SwitchBoard
-from station.inputs.usb import INPUT_EVENT, OpenDevice, UsbSwitches, key_code
+from station.inputs.usb import INPUT_EVENT, EvdevFinder, OpenDevice, UsbSwitches, key_code
 
 from .test_switches import Heard
 
@@ -172,3 +172,22 @@ def test_unplugging_releases_a_held_switch_and_replugging_works(
     ]
     assert "plugged in again" in caplog.text
     assert BOX not in reader.missing
+
+
+def test_with_the_real_device_finder_a_missing_device_is_reported_not_fatal(
+    mock_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """python-evdev looks in /dev/input for real (this machine has no such device)."""
+    board = SwitchBoard(INPUTS[:1], None, Heard(), mock_factory, simulate=False)
+    reader = UsbSwitches(board.switches.values(), EvdevFinder(), rescan_seconds=0.05)
+    try:
+        pause = threading.Event()
+        for _ in range(100):
+            if "is not plugged in" in caplog.text:
+                break
+            pause.wait(0.02)
+        assert f"USB switch device '{BOX}' is not plugged in (inputs space-switch" in caplog.text
+        assert reader.missing == [BOX]
+    finally:
+        reader.close()
+        board.close()
