@@ -13,7 +13,10 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+import station.sound  # noqa: F401  (sets pyo's environment before pyo is imported)
 
 RATE = 48000
 BLOCK = 64
@@ -39,12 +42,11 @@ def _cpu_per_block(server: Any, blocks: int) -> float:
 def measure(name: str, voices: int, blocks: int) -> float:
     """CPU seconds per block that `voices` sounding voices of instrument `name` add.
 
-    Runs in a process of its own: pyo keeps every object it ever built in its server, and
-    building and dropping hundreds of voices in one server crashed it.
+    Run in a process of its own (see `_measure_apart`): each measurement starts from an
+    empty server, and a crash in pyo fails that measurement with a clear error.
     """
     import pyo
 
-    import station.sound  # noqa: F401  (pyo's environment first)
     from station.sound.instruments import INSTRUMENTS
 
     server = pyo.Server(audio="manual", sr=RATE, buffersize=BLOCK, nchnls=2, duplex=0)
@@ -61,11 +63,34 @@ def measure(name: str, voices: int, blocks: int) -> float:
     return cost
 
 
-def _measure_apart(name: str, voices: int, blocks: int) -> float:
+def measure_idle_engine(blocks: int) -> float:
+    """CPU seconds per block of the whole sound engine (every instrument's pool, reverb,
+    safety chain) with the shipped sound sets loaded and nothing playing: what the station
+    costs before anyone presses, since pyo computes idle voices too."""
+    import pyo
+
+    from station.config import load_station
+    from station.sound.engine import SoundEngine
+
+    shipped = load_station(Path(__file__).resolve().parent.parent.parent / "config" /
+                           "station.toml")
+    server = pyo.Server(audio="manual", sr=RATE, buffersize=BLOCK, nchnls=2, duplex=0)
+    server.deactivateMidi()
+    server.boot()
+    server.start()
+    baseline = _cpu_per_block(server, blocks)
+    engine = SoundEngine(2, shipped.sound_set, shipped.client,
+                         sound_sets=shipped.sound_sets.values())
+    cost = _cpu_per_block(server, blocks) - baseline
+    del engine
+    server.stop()
+    return cost
+
+
+def _measure_apart(call: str) -> float:
     result = subprocess.run(
         [sys.executable, "-c",
-         "import sys; from station.bench.polyphony import measure; "
-         f"print(measure({name!r}, {voices}, {blocks}), file=sys.stderr)"],
+         f"import sys; from station.bench.polyphony import *; print({call}, file=sys.stderr)"],
         capture_output=True, text=True, timeout=300, check=True,
     )
     return float(result.stderr.strip().splitlines()[-1])
@@ -80,7 +105,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     # sampler's cost depends on the file and the drum kit is four small pools.
     for name in (*MELODIC_INSTRUMENTS, "drone"):
         points = [
-            (size, _measure_apart(name, size, arguments.blocks)) for size in arguments.sizes
+            (size, _measure_apart(f"measure({name!r}, {size}, {arguments.blocks})"))
+            for size in arguments.sizes
         ]
         # Least-squares slope through the origin: CPU seconds per voice per block.
         slope = sum(s * c for s, c in points) / sum(s * s for s, _ in points)
@@ -94,6 +120,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     richest = max(per_instrument, key=lambda n: per_instrument[n][
         "cpu_per_voice_percent_of_core"])
     per_voice = per_instrument[richest]["cpu_per_voice_percent_of_core"]
+    idle = _measure_apart(f"measure_idle_engine({arguments.blocks})")
     return {
         "sample_rate": RATE,
         "block_frames": BLOCK,
@@ -102,6 +129,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "cpu_per_voice_percent_of_core": per_voice,
         "voices_within_budget": int(100 * BUDGET / per_voice),
         "goal_voices": 64,
+        "idle_engine_percent_of_core": round(100 * idle / period, 2),
         "instruments": per_instrument,
         "caveat": "CPU time of one process on a 2-core machine shared with other work",
     }
