@@ -173,6 +173,7 @@ class Engine:
         status = 0
         while not self.stopping.wait(min(period, HEALTH_CHECK_SECONDS)):
             self.output.check()
+            self.output.rest_unused()
             if not self.healthy():
                 # Stop feeding the watchdog and exit non-zero: systemd or `station run`
                 # restarts the engine.

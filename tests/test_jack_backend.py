@@ -152,14 +152,17 @@ def test_xruns_on_the_jack_server_are_counted(
             time.sleep(0.005)
 
     try:
-        assert audio.xruns == 0
+        # On a busy machine jackd without real-time priority has xruns of its own: count on
+        # from wherever the counter stands.
+        assert audio.xruns is not None
+        before = audio.xruns
         hog.set_process_callback(overrun_the_period)
         hog.activate()
         counted = threading.Event()
         for _ in range(100):
-            if (audio.xruns or 0) > 0 or counted.wait(0.05):
+            if audio.xruns > before or counted.wait(0.05):
                 break
-        assert audio.xruns is not None and audio.xruns > 0
+        assert audio.xruns > before
     finally:
         hog.deactivate()
         hog.close()

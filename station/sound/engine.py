@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,6 +31,9 @@ FADE_SECONDS = 0.5
 # Every run-time change of a level or a filter glides over this long: short enough to feel
 # immediate, long enough that no step in the signal can click.
 RAMP_SECONDS = 0.03
+# An instrument the sound set does not use rests this long after the switch: longer than the
+# longest release (the drone's 2 s) and the reverb's tail.
+REST_AFTER_SECONDS = 5.0
 # With no brightness cap the low-pass is crossfaded out; this is where it idles.
 OPEN_CUTOFF_HZ = 18000.0
 
@@ -109,6 +113,7 @@ class PreparedSoundSet:
     actions: list[SlotAction]
     reverb: float
     swell: tuple[float, float]
+    instruments: frozenset[str] = frozenset()
 
 
 class SoundEngine:
@@ -141,6 +146,8 @@ class SoundEngine:
         self.reverb = pyo.Freeverb(self._mix, size=0.75, damp=0.6, bal=self.reverb_amount)
         self.safety = SafetyChain(self.reverb, channels, client.client, sample_rate)
         self._current = PreparedSoundSet("", [], 0.0, (0.0, 1.0))
+        # Instrument → when the current sound set stopped using it (monotonic seconds).
+        self._unused_since: dict[str, float] = {}
         self.sound_set_name = ""
         self.load_samples([sound_set, *sound_sets])
         self.set_client(client)
@@ -175,6 +182,7 @@ class SoundEngine:
             for config in sound_set.rhythms
         }
         actions: list[SlotAction] = []
+        used: set[str] = set()
         for slot in sound_set.slots:
             level = slot.velocity * section.volume
             instrument = self.instruments[slot.instrument or section.instrument]
@@ -188,25 +196,31 @@ class SoundEngine:
                 action = PlayNotes(
                     instrument, tuple(frequency(n) for n in notes), level / len(notes) ** 0.5
                 )
+                used.add(instrument.name)
             elif slot.action == "melody":
                 assert melody is not None and sound_set.melody is not None
                 name = slot.instrument or sound_set.melody.instrument or section.instrument
                 action = PlayMelody(self.instruments[name], melody, level)
+                used.add(name)
             elif slot.action == "sample":
                 sample = self.sampler.load(sound_set.samples[slot.sample])
                 action = PlaySample(self.sampler, sample, level)
+                used.add(self.sampler.name)
             elif slot.action == "drum":
                 action = HitDrum(self.drums, slot.drum, level)
+                used.add(self.drums.name)
             elif slot.action == "drone":
                 root = midi_note(
                     section.key, section.octave, section.scale, slot.degree, slot.octave
                 )
                 action = ToggleDrone(self.instruments["drone"], frequency(root), level)
+                used.add("drone")
             else:
                 action = ToggleRhythm(rhythms[slot.rhythm])
+                used.add(self.drums.name)
             actions.append(action)
         swell = (section.swell_seconds, section.swell_start)
-        return PreparedSoundSet(section.name, actions, section.reverb, swell)
+        return PreparedSoundSet(section.name, actions, section.reverb, swell, frozenset(used))
 
     # -- run-time changes ----------------------------------------------------------------
     def set_sound_set(self, sound_set: SoundSet | PreparedSoundSet) -> None:
@@ -214,8 +228,16 @@ class SoundEngine:
         drones fade and rhythms stop; the new set plays from the next block."""
         prepared = sound_set if isinstance(sound_set, PreparedSoundSet) else self.prepare(
             sound_set)
+        for name in prepared.instruments:
+            self.instruments[name].wake()
         self.release_all()
         self._current = prepared
+        now = time.monotonic()
+        self._unused_since = {
+            name: self._unused_since.get(name, now)
+            for name in self.instruments
+            if name not in prepared.instruments
+        }
         for instrument in self.instruments.values():
             instrument.swell_shape = prepared.swell
         self.reverb_amount.value = prepared.reverb
@@ -252,6 +274,18 @@ class SoundEngine:
             action.stop()
         for instrument in self.instruments.values():
             instrument.silence()
+
+    def rest_unused(self, now: float | None = None) -> list[str]:
+        """Rest the instruments the sound set has not used for REST_AFTER_SECONDS (their notes
+        have rung out by then): pyo computes idle voices too. Returns the ones rested now."""
+        now = time.monotonic() if now is None else now
+        rested = []
+        for name, since in self._unused_since.items():
+            instrument = self.instruments[name]
+            if not instrument.resting and now - since >= REST_AFTER_SECONDS:
+                instrument.rest()
+                rested.append(name)
+        return rested
 
     def voices_held(self) -> int:
         """How many voices are started and not yet released."""

@@ -40,11 +40,15 @@ class Voice:
         envelopes: tuple[Any, ...],
         swell: Any,
         output: Any,
+        workers: tuple[Any, ...] = (),
     ) -> None:
         self.frequency = frequency
         self.envelopes = envelopes
         self.swell = swell
         self.output = output
+        # The oscillators and filters, the costly part: stopped while the instrument rests.
+        # (Envelopes and controls stay running: playing an envelope would start a note.)
+        self.workers = workers
         # The attack each envelope was designed with; the client's minimum may lengthen it.
         self.design_attacks = tuple(float(envelope.attack) for envelope in envelopes)
         self.held = False
@@ -145,6 +149,7 @@ class Instrument:
     def __init__(self, polyphony: int = 8) -> None:
         # Set by the sound set: how held notes swell (station.config.SoundSetSection).
         self.swell_shape: SwellShape = NO_SWELL
+        self.resting = False
         self.pools = self._build_pools(polyphony)
         self.output = pyo.Mix([v.output for p in self.pools for v in p.voices], voices=1)
 
@@ -173,6 +178,22 @@ class Instrument:
         for pool in self.pools:
             pool.silence()
 
+    def rest(self) -> None:
+        """Stop computing the voices' oscillators and filters (they output silence): for an
+        instrument the current sound set does not use, once its notes have rung out."""
+        for voice in self.voices:
+            for worker in voice.workers:
+                worker.stop()
+        self.resting = True
+
+    def wake(self) -> None:
+        """Compute the voices again; a note started in the same block sounds at once."""
+        if self.resting:
+            for voice in self.voices:
+                for worker in voice.workers:
+                    worker.play()
+            self.resting = False
+
     def set_min_attack(self, seconds: float) -> None:
         """No envelope of this instrument reaches its level faster than `seconds`."""
         for voice in self.voices:
@@ -194,7 +215,7 @@ class Bell(Instrument):
             carrier=frequency, ratio=1.4, index=brightness * 2.5 * swell + 0.3,
             mul=envelope * swell,
         )
-        return Voice(frequency, (envelope, brightness), swell, output)
+        return Voice(frequency, (envelope, brightness), swell, output, (output,))
 
 
 class Pad(Instrument):
@@ -206,11 +227,12 @@ class Pad(Instrument):
         frequency = pyo.Sig(220.0)
         swell = new_swell()
         envelope = pyo.Adsr(attack=0.35, decay=0.5, sustain=0.8, release=1.2, dur=0, mul=0.0)
-        tone = pyo.RCOsc(freq=frequency * 0.997, sharp=0.35, mul=0.5) + pyo.RCOsc(
-            freq=frequency * 1.003, sharp=0.35, mul=0.5
+        low = pyo.RCOsc(freq=frequency * 0.997, sharp=0.35, mul=0.5)
+        high = pyo.RCOsc(freq=frequency * 1.003, sharp=0.35, mul=0.5)
+        output = pyo.ButLP(
+            low + high, freq=frequency * (2.0 + 3.0 * swell), mul=envelope * swell
         )
-        output = pyo.ButLP(tone, freq=frequency * (2.0 + 3.0 * swell), mul=envelope * swell)
-        return Voice(frequency, (envelope,), swell, output)
+        return Voice(frequency, (envelope,), swell, output, (low, high, output))
 
 
 class Pluck(Instrument):
@@ -224,7 +246,7 @@ class Pluck(Instrument):
         envelope = pyo.Adsr(attack=0.003, decay=0.9, sustain=0.0, release=0.25, dur=0, mul=0.0)
         tone = pyo.RCOsc(freq=frequency, sharp=0.7)
         output = pyo.ButLP(tone, freq=frequency * (2.0 + 3.0 * swell), mul=envelope * swell)
-        return Voice(frequency, (envelope,), swell, output)
+        return Voice(frequency, (envelope,), swell, output, (tone, output))
 
 
 class Mallet(Instrument):
@@ -239,10 +261,10 @@ class Mallet(Instrument):
         swell = new_swell()
         body = pyo.Adsr(attack=0.004, decay=0.9, sustain=0.0, release=0.3, dur=0, mul=0.0)
         knock = pyo.Adsr(attack=0.002, decay=0.08, sustain=0.0, release=0.05, dur=0, mul=0.25)
-        output = pyo.Sine(freq=frequency, mul=body * swell) + pyo.Sine(
-            freq=frequency * self.OVERTONE_RATIO, mul=knock * body * swell
-        )
-        return Voice(frequency, (body, knock), swell, output)
+        fundamental = pyo.Sine(freq=frequency, mul=body * swell)
+        overtone = pyo.Sine(freq=frequency * self.OVERTONE_RATIO, mul=knock * body * swell)
+        output = fundamental + overtone
+        return Voice(frequency, (body, knock), swell, output, (fundamental, overtone))
 
 
 class SineTone(Instrument):
@@ -256,7 +278,7 @@ class SineTone(Instrument):
         swell = new_swell()
         envelope = pyo.Adsr(attack=0.01, decay=0.3, sustain=0.7, release=0.4, dur=0, mul=0.0)
         output = pyo.Sine(freq=frequency, mul=envelope * swell)
-        return Voice(frequency, (envelope,), swell, output)
+        return Voice(frequency, (envelope,), swell, output, (output,))
 
 
 class Drone(Instrument):
@@ -271,11 +293,10 @@ class Drone(Instrument):
         # A little feedback adds upper partials; the 0.2 Hz detune beats gently. Two objects
         # rather than one fed a list of frequencies: the multichannel form crashed pyo 1.1.0
         # (a segmentation fault) once more than a few dozen voices sounded.
-        tone = pyo.SineLoop(freq=frequency, feedback=0.06, mul=0.5) + pyo.SineLoop(
-            freq=frequency + 0.2, feedback=0.06, mul=0.5
-        )
-        output = pyo.ButLP(tone, freq=1200, mul=envelope * swell)
-        return Voice(frequency, (envelope,), swell, output)
+        root = pyo.SineLoop(freq=frequency, feedback=0.06, mul=0.5)
+        beating = pyo.SineLoop(freq=frequency + 0.2, feedback=0.06, mul=0.5)
+        output = pyo.ButLP(root + beating, freq=1200, mul=envelope * swell)
+        return Voice(frequency, (envelope,), swell, output, (root, beating, output))
 
 
 class DrumKit(Instrument):
@@ -311,33 +332,36 @@ class DrumKit(Instrument):
         envelope = pyo.Adsr(attack=0.002, decay=0.35, sustain=0.0, release=0.1, dur=0, mul=0.0)
         sweep = pyo.Adsr(attack=0.001, decay=0.06, sustain=0.0, release=0.05, dur=0)
         output = pyo.Sine(freq=48 + 110 * sweep, mul=envelope * swell)
-        return Voice(unused_frequency, (envelope, sweep), swell, output)
+        return Voice(unused_frequency, (envelope, sweep), swell, output, (output,))
 
     @staticmethod
     def _snare() -> Voice:
         unused_frequency = pyo.Sig(0.0)
         swell = new_swell()
         envelope = pyo.Adsr(attack=0.002, decay=0.18, sustain=0.0, release=0.08, dur=0, mul=0.0)
-        noise = pyo.ButBP(pyo.Noise(), freq=2500, q=0.8, mul=0.8)
+        source = pyo.Noise()
+        noise = pyo.ButBP(source, freq=2500, q=0.8, mul=0.8)
         tone = pyo.Sine(freq=185, mul=0.5)
         output = pyo.Mix([noise, tone], voices=1, mul=envelope * swell)
-        return Voice(unused_frequency, (envelope,), swell, output)
+        return Voice(unused_frequency, (envelope,), swell, output, (source, noise, tone))
 
     @staticmethod
     def _hat() -> Voice:
         unused_frequency = pyo.Sig(0.0)
         swell = new_swell()
         envelope = pyo.Adsr(attack=0.001, decay=0.05, sustain=0.0, release=0.03, dur=0, mul=0.0)
-        output = pyo.ButHP(pyo.Noise(), freq=7000, mul=envelope * swell * 0.6)
-        return Voice(unused_frequency, (envelope,), swell, output)
+        source = pyo.Noise()
+        output = pyo.ButHP(source, freq=7000, mul=envelope * swell * 0.6)
+        return Voice(unused_frequency, (envelope,), swell, output, (source, output))
 
     @staticmethod
     def _shaker() -> Voice:
         unused_frequency = pyo.Sig(0.0)
         swell = new_swell()
         envelope = pyo.Adsr(attack=0.02, decay=0.09, sustain=0.0, release=0.05, dur=0, mul=0.0)
-        output = pyo.ButBP(pyo.Noise(), freq=5000, q=1.5, mul=envelope * swell * 0.7)
-        return Voice(unused_frequency, (envelope,), swell, output)
+        source = pyo.Noise()
+        output = pyo.ButBP(source, freq=5000, q=1.5, mul=envelope * swell * 0.7)
+        return Voice(unused_frequency, (envelope,), swell, output, (source, output))
 
 
 class SampleVoice(Voice):

@@ -116,6 +116,12 @@ class AudioOutput:
             if self._sound is not None:
                 self._sound.fade_out()
 
+    def rest_unused(self) -> None:
+        """Rest instruments the sound set no longer uses (SoundEngine.rest_unused)."""
+        with self._swap:
+            if self._sound is not None:
+                self._sound.rest_unused()
+
     # -- health --------------------------------------------------------------------------
     def check(self, now: float | None = None) -> None:
         """Notice a lost server and retry on schedule; called by the engine's health loop."""

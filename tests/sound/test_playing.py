@@ -346,3 +346,36 @@ def test_every_instrument_renders_dozens_of_sounding_voices_without_crashing() -
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_an_unused_instrument_rests_and_wakes_in_time_for_the_next_press(
+    pyo_server: Any, tmp_path: Path
+) -> None:
+    from station.sound.engine import REST_AFTER_SECONDS, SoundEngine
+
+    (tmp_path / "bells").mkdir()
+    (tmp_path / "pads").mkdir()
+    bells = sound_set(tmp_path / "bells", SINE_SCALE + "[[slots]]\ndegree = 1\n")
+    pads = sound_set(tmp_path / "pads", SINE_SCALE.replace('"sine"', '"pad"').replace(
+        '"test-set"', '"pads"') + "[[slots]]\ndegree = 3\n")
+    engine = SoundEngine(2, bells, client())
+    capture = started(pyo_server, engine)
+    engine.press(1)
+    capture.seconds(0.2)
+    engine.release(1)
+    engine.set_sound_set(pads)
+    assert engine.rest_unused(now=time.monotonic() + 1.0) == [], "too soon: notes ring out"
+    capture.seconds(1.0)
+
+    rested = engine.rest_unused(now=time.monotonic() + REST_AFTER_SECONDS)
+    assert "sine" in rested and "pad" not in rested
+    sine_workers = [w for v in engine.instruments["sine"].voices for w in v.workers]
+    assert not any(worker.isPlaying() for worker in sine_workers)
+
+    engine.set_sound_set(bells)
+    start = capture.now
+    engine.press(1)
+    capture.seconds(0.5)
+    onset = capture.first_sound(start)
+    assert onset is not None and onset - start < 64, "the woken instrument sounds at once"
+    assert abs(cents(measured_pitch(capture.array(start + RATE // 10, capture.now)), C4)) < 1
