@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from station import sdnotify
 from station.config import LoadedStation
+from station.telemetry.commands import CommandRelay, CommandWorker
 from station.telemetry.eventlog import PRESS, SESSION_START, DeliveryCursor, Event, EventReader
 from station.telemetry.topics import OFFLINE, ONLINE, Topics
 
@@ -76,6 +77,8 @@ class TelemetryAgent:
         self.cursor = DeliveryCursor(station.data_dir)
         self.counts = SessionCounts()
         self.counts.restore(self.reader, self.cursor.seq)
+        self.commands = CommandRelay(station.data_dir)
+        self.command_worker: CommandWorker | None = None
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -93,6 +96,7 @@ class TelemetryAgent:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
+        client.on_message = self._on_message
         return client
 
     @property
@@ -111,6 +115,7 @@ class TelemetryAgent:
             return
         log.info("connected to MQTT broker %s:%d", *self.broker)
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+        client.subscribe(self.topics.commands, qos=1)
         if self.counts.session:
             # A broker that restarted without persistence has lost the retained counts.
             self._publish_counts()
@@ -131,6 +136,16 @@ class TelemetryAgent:
             "cannot reach the MQTT broker %s:%d; retrying, events wait in the log",
             *self.broker,
         )
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self.command_worker is not None:
+            self.command_worker.submit(
+                self.topics.command_name(message.topic), bytes(message.payload),
+                bool(message.retain),
+            )
+
+    def publish_ack(self, ack: dict[str, Any]) -> None:
+        self.client.publish(self.topics.ack, json.dumps(ack, separators=(",", ":")), qos=1)
 
     def _publish_counts(self) -> list[mqtt.MQTTMessageInfo]:
         infos = [
@@ -180,6 +195,7 @@ class TelemetryAgent:
     def run(self) -> int:
         host, port = self.broker
         log.info("telemetry agent: delivering to %s:%d from event %d", host, port, self.cursor.seq)
+        self.command_worker = CommandWorker(self.commands, self.publish_ack)
         self.client.connect_async(host, port, keepalive=self.station.config.mqtt.keepalive)
         self.client.loop_start()
         sdnotify.ready("delivering events")
@@ -197,6 +213,7 @@ class TelemetryAgent:
                     self.stopping.wait(POLL_SECONDS)
         finally:
             sdnotify.stopping()
+            self.command_worker.stop()
             if self.connected.is_set():
                 self.connected.clear()  # a disconnect we ask for is not a lost broker
                 offline = self.client.publish(self.topics.status, OFFLINE, qos=1, retain=True)

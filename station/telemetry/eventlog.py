@@ -52,6 +52,9 @@ SESSION_END = "session_end"
 CLIENT_CHANGED = "client_changed"
 SOUND_SET_CHANGED = "sound_set_changed"
 VOLUME_CHANGED = "volume_changed"
+OBSERVATION = "observation"  # a therapist's tag or note (detail: tag, note)
+OBSERVATION_TAGS = ("prompted", "independent", "hand-over-hand")
+MAX_NOTE_CHARACTERS = 200
 
 _CONTEXT = "context"
 _FLUSH = "flush"

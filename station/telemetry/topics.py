@@ -40,3 +40,21 @@ class Topics:
     def input_presses(self, name: str) -> str:
         """Retained plain integer: accepted presses of one input in the current session."""
         return f"{self.base}/inputs/{name}/presses"
+
+    @property
+    def commands(self) -> str:
+        """Subscription filter for the commands: one topic per command, ``cmd/<command>``."""
+        return f"{self.base}/cmd/+"
+
+    def command(self, name: str) -> str:
+        """Where a dashboard publishes command `name` (a JSON object with an ``id``)."""
+        return f"{self.base}/cmd/{name}"
+
+    @property
+    def ack(self) -> str:
+        """The answer to every command: ``id``, ``ok`` and, when refused, ``error``. QoS 1."""
+        return f"{self.base}/ack"
+
+    def command_name(self, topic: str) -> str:
+        """The command a ``cmd/<command>`` topic names."""
+        return topic.removeprefix(f"{self.base}/cmd/")
