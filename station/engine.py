@@ -33,6 +33,7 @@ from station.telemetry.eventlog import (
     RELEASE,
     SESSION_END,
     SOUND_SET_CHANGED,
+    STATION_STATUS,
     VOLUME_CHANGED,
     EventRecorder,
 )
@@ -107,6 +108,7 @@ class Engine:
         # The session starts after the recording does, so the session's start time is the
         # recording's time zero (within one audio block).
         self.start_session()
+        self.recorder.record(STATION_STATUS, detail={"engine": "started", **self._start_details})
         self.board = SwitchBoard(
             config.inputs,
             AccessSettings.from_profile(self.station.client.access),
@@ -156,6 +158,7 @@ class Engine:
         self.sound.fade_out()
         if self.session_running:
             self.end_session()
+        self.recorder.record(STATION_STATUS, detail={"engine": "stopped"})
         # Let the fade-out reach the output (and the recording) before the server stops.
         threading.Event().wait(FADE_SECONDS + 0.1)
         if self.record_path is not None:

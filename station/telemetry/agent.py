@@ -64,6 +64,29 @@ class SessionCounts:
         return {"session": self.session, "client": self.client, "counts": dict(self.counts)}
 
 
+class PressGaps:
+    """Milliseconds since the previous accepted press of the same session, for each press.
+
+    Kept in memory as events are published in order; looked up in the log when the memory
+    does not reach back (after a restart, or when a failed batch is published again).
+    """
+
+    def __init__(self, reader: EventReader) -> None:
+        self._reader = reader
+        self._last: tuple[str, int, float] | None = None  # session, seq, t_mono
+
+    def gap_ms(self, event: Event) -> float | None:
+        if event.type != PRESS:
+            return None
+        last = self._last
+        if last is not None and last[0] == event.session and last[1] < event.seq:
+            previous: float | None = last[2]
+        else:
+            previous = self._reader.previous_press(event.session, event.seq)
+        self._last = (event.session, event.seq, event.t_mono)
+        return None if previous is None else (event.t_mono - previous) * 1000.0
+
+
 class TelemetryAgent:
     """Connects to the broker and delivers the event log until `stopping` is set."""
 
@@ -77,6 +100,7 @@ class TelemetryAgent:
         self.cursor = DeliveryCursor(station.data_dir)
         self.counts = SessionCounts()
         self.counts.restore(self.reader, self.cursor.seq)
+        self.gaps = PressGaps(self.reader)
         self.commands = CommandRelay(station.data_dir)
         self.command_worker: CommandWorker | None = None
         self.client = self._make_client()
@@ -168,7 +192,8 @@ class TelemetryAgent:
         infos = [
             self.client.publish(
                 self.topics.events,
-                json.dumps(event.as_message(config.id, config.site), separators=(",", ":")),
+                json.dumps(event.as_message(config.id, config.site, self.gaps.gap_ms(event)),
+                           separators=(",", ":")),
                 qos=1,
             )
             for event in events

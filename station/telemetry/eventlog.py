@@ -53,6 +53,7 @@ CLIENT_CHANGED = "client_changed"
 SOUND_SET_CHANGED = "sound_set_changed"
 VOLUME_CHANGED = "volume_changed"
 OBSERVATION = "observation"  # a therapist's tag or note (detail: tag, note)
+STATION_STATUS = "station_status"  # the engine started (detail: how) or stopped cleanly
 OBSERVATION_TAGS = ("prompted", "independent", "hand-over-hand")
 MAX_NOTE_CHARACTERS = 200
 
@@ -85,7 +86,10 @@ class Event:
     hold_ms: float | None
     detail: dict[str, Any] | None
 
-    def as_message(self, station: str, site: str) -> dict[str, Any]:
+    def as_message(
+        self, station: str, site: str, gap_ms: float | None = None
+    ) -> dict[str, Any]:
+        """The event as published; `gap_ms` (presses) comes from the events before it."""
         message: dict[str, Any] = {
             "id": self.id,
             "seq": self.seq,
@@ -102,6 +106,12 @@ class Event:
             value = getattr(self, key)
             if value is not None:
                 message[key] = value
+        if gap_ms is not None:
+            message["gap_ms"] = round(gap_ms, 3)
+        if self.type == RELEASE and self.hold_ms is not None:
+            # The press's own times, so a release alone tells the whole press.
+            message["press_t_mono"] = self.t_mono - self.hold_ms / 1000.0
+            message["press_t_wall"] = self.t_wall - self.hold_ms / 1000.0
         return message
 
 
@@ -259,6 +269,15 @@ class EventReader:
             (SESSION_START,),
         ).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def previous_press(self, session: str, before_seq: int) -> float | None:
+        """The monotonic time of the last accepted press in `session` before `before_seq`."""
+        row = self._connection.execute(
+            "SELECT t_mono FROM events WHERE session = ? AND type = ? AND seq < ?"
+            " ORDER BY seq DESC LIMIT 1",
+            (session, PRESS, before_seq),
+        ).fetchone()
+        return None if row is None else float(row[0])
 
     def press_counts(self, session: str, up_to_seq: int) -> dict[str, int]:
         """Accepted presses per input in `session`, counting events up to `up_to_seq`."""
