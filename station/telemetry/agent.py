@@ -3,14 +3,17 @@
 It reads events after its durable delivery cursor, publishes each at QoS 1 and advances the
 cursor only when the broker has acknowledged them, so a broker outage, a lost network or a
 crash of either process delays delivery but loses nothing (a redelivered event keeps its
-``id`` so consumers can drop duplicates). It also keeps per-input press counts of the current
-session on retained topics, and the station's availability on the status topic.
+``id`` so consumers can drop duplicates). From the delivered events it keeps the station's
+retained state, the session's counts and aggregates, and publishes a summary when a session
+ends; it reports its own health (backlog, disk space) and relays commands to the engine.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import socket
 import threading
 import time
 from typing import Any
@@ -20,8 +23,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from station import sdnotify
 from station.config import LoadedStation
+from station.telemetry.aggregate import SessionTally, StationState, session_summary
 from station.telemetry.commands import CommandRelay, CommandWorker
-from station.telemetry.eventlog import PRESS, SESSION_START, DeliveryCursor, Event, EventReader
+from station.telemetry.eventlog import PRESS, SESSION_END, DeliveryCursor, Event, EventReader
 from station.telemetry.topics import OFFLINE, ONLINE, Topics
 
 log = logging.getLogger(__name__)
@@ -31,37 +35,9 @@ POLL_SECONDS = 0.02  # how often the agent looks for new events when idle
 # gap between pings under 10 s: a stalled broker must not look like a hung agent.
 ACK_TIMEOUT_SECONDS = 4.0
 BATCH_SIZE = 200
-
-
-class SessionCounts:
-    """Accepted presses per input in the current session, as delivered so far."""
-
-    def __init__(self) -> None:
-        self.session = ""
-        self.client = ""
-        self.counts: dict[str, int] = {}
-
-    def restore(self, reader: EventReader, delivered_seq: int) -> None:
-        """Rebuild the counts of the newest session started at or before `delivered_seq`."""
-        latest = reader.latest_session()
-        if latest is None or latest[1] > delivered_seq:
-            return
-        self.session = latest[0]
-        self.counts = reader.press_counts(self.session, delivered_seq)
-
-    def apply(self, event: Event) -> bool:
-        """Count one delivered event; True if the counts changed."""
-        if event.type == SESSION_START:
-            self.session, self.client, self.counts = event.session, event.client, {}
-            return True
-        if event.type == PRESS and event.input is not None:
-            self.client = event.client
-            self.counts[event.input] = self.counts.get(event.input, 0) + 1
-            return True
-        return False
-
-    def message(self) -> dict[str, Any]:
-        return {"session": self.session, "client": self.client, "counts": dict(self.counts)}
+PURGE_EVERY_SECONDS = 60.0
+DAY = 86400.0
+MEGABYTE = 1024 * 1024
 
 
 class PressGaps:
@@ -87,6 +63,10 @@ class PressGaps:
         return None if previous is None else (event.t_mono - previous) * 1000.0
 
 
+def _compact(message: Any) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
 class TelemetryAgent:
     """Connects to the broker and delivers the event log until `stopping` is set."""
 
@@ -96,13 +76,18 @@ class TelemetryAgent:
         self.topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
         self.stopping = threading.Event()
         self.connected = threading.Event()
+        self._periodic_due = threading.Event()  # at once after (re)connecting, then regularly
         self.reader = EventReader(station.data_dir)
         self.cursor = DeliveryCursor(station.data_dir)
-        self.counts = SessionCounts()
+        self.counts = SessionTally()
         self.counts.restore(self.reader, self.cursor.seq)
+        self.state = StationState()
+        self.state.restore(self.reader, self.cursor.seq)
         self.gaps = PressGaps(self.reader)
         self.commands = CommandRelay(station.data_dir)
         self.command_worker: CommandWorker | None = None
+        self.offline_reason = "not connected yet"
+        self.disk_low = False
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -114,6 +99,16 @@ class TelemetryAgent:
         if config.mqtt.username:
             client.username_pw_set(
                 config.mqtt.username, config.mqtt.password.get_secret_value() or None
+            )
+        if config.mqtt.uses_tls:
+            mqtt_config = config.mqtt
+            client.tls_set(
+                ca_certs=str(self.station.resolve(mqtt_config.ca_file))
+                if mqtt_config.ca_file else None,
+                certfile=str(self.station.resolve(mqtt_config.cert_file))
+                if mqtt_config.cert_file else None,
+                keyfile=str(self.station.resolve(mqtt_config.key_file))
+                if mqtt_config.key_file else None,
             )
         client.will_set(self.topics.status, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -128,10 +123,16 @@ class TelemetryAgent:
         mqtt_config = self.station.config.mqtt
         return (mqtt_config.host or "127.0.0.1", mqtt_config.port)
 
+    def _went_offline(self, reason: str) -> None:
+        self.offline_reason = reason
+        sdnotify.status(f"offline: {reason}; events wait in the log")
+
+    # -- paho callbacks (paho's network thread: quick, never waiting) ------------------------
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
+            self._went_offline(f"the broker refused the login ({reason})")
             log.error(
                 "MQTT broker %s:%d refused the connection: %s; check mqtt.username and "
                 "mqtt.password", *self.broker, reason,
@@ -140,15 +141,21 @@ class TelemetryAgent:
         log.info("connected to MQTT broker %s:%d", *self.broker)
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
         client.subscribe(self.topics.commands, qos=1)
+        # A broker that restarted without persistence has lost the retained messages.
+        if self.state.known:
+            client.publish(self.topics.state, _compact(self.state.message()), qos=1, retain=True)
         if self.counts.session:
-            # A broker that restarted without persistence has lost the retained counts.
             self._publish_counts()
+        sdnotify.status("online: delivering events")
+        self.offline_reason = ""
+        self._periodic_due.set()
         self.connected.set()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if self.connected.is_set():
+            self._went_offline(f"lost the broker ({reason})")
             log.warning(
                 "lost the MQTT broker %s:%d (%s); events wait in the log until it is back",
                 *self.broker, reason,
@@ -156,10 +163,16 @@ class TelemetryAgent:
         self.connected.clear()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        log.warning(
-            "cannot reach the MQTT broker %s:%d; retrying, events wait in the log",
-            *self.broker,
-        )
+        # paho does not say why; one short probe does (refused, unknown host, timed out).
+        try:
+            socket.create_connection(self.broker, timeout=2).close()
+            why = "the connection failed"
+        except OSError as error:
+            why = error.strerror or str(error) or type(error).__name__
+        reason = f"cannot reach the MQTT broker {self.broker[0]}:{self.broker[1]}: {why}"
+        if reason != self.offline_reason:
+            log.warning("%s; retrying every 1 to 30 s, events wait in the log", reason)
+        self._went_offline(reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self.command_worker is not None:
@@ -168,13 +181,14 @@ class TelemetryAgent:
                 bool(message.retain),
             )
 
+    # -- publishing -------------------------------------------------------------------------
     def publish_ack(self, ack: dict[str, Any]) -> None:
-        self.client.publish(self.topics.ack, json.dumps(ack, separators=(",", ":")), qos=1)
+        self.client.publish(self.topics.ack, _compact(ack), qos=1)
 
     def _publish_counts(self) -> list[mqtt.MQTTMessageInfo]:
         infos = [
             self.client.publish(
-                self.topics.counts, json.dumps(self.counts.message()), qos=1, retain=True
+                self.topics.counts, _compact(self.counts.counts_message()), qos=1, retain=True
             )
         ]
         for name, count in self.counts.counts.items():
@@ -182,6 +196,21 @@ class TelemetryAgent:
                 self.client.publish(self.topics.input_presses(name), str(count), qos=1, retain=True)
             )
         return infos
+
+    def _acknowledged(self, infos: list[mqtt.MQTTMessageInfo]) -> bool:
+        """Wait (up to ACK_TIMEOUT_SECONDS in all) until the broker acknowledged every message."""
+        deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
+        for info in infos:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.connected.is_set():
+                return False
+            try:
+                info.wait_for_publish(timeout=remaining)
+            except (RuntimeError, ValueError):  # the connection went away mid-batch
+                return False
+            if not info.is_published():
+                return False
+        return True
 
     def deliver_once(self) -> int:
         """Publish the next batch of events; the number acknowledged (0 if none or failed)."""
@@ -192,30 +221,86 @@ class TelemetryAgent:
         infos = [
             self.client.publish(
                 self.topics.events,
-                json.dumps(event.as_message(config.id, config.site, self.gaps.gap_ms(event)),
-                           separators=(",", ":")),
+                _compact(event.as_message(config.id, config.site, self.gaps.gap_ms(event))),
                 qos=1,
             )
             for event in events
         ]
-        deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
-        for info in infos:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.connected.is_set():
-                return 0
-            try:
-                info.wait_for_publish(timeout=remaining)
-            except (RuntimeError, ValueError):  # the connection went away mid-batch
-                return 0
-            if not info.is_published():
-                return 0
-        counts_changed = False
+        # A session's summary is as durable as its events: the cursor passes its end only
+        # once the broker has the summary too.
+        for event in events:
+            if event.type == SESSION_END and event.session:
+                summary = session_summary(
+                    self.reader.session_events(event.session, event.seq),
+                    self.station.config.telemetry.engaged_gap_seconds,
+                )
+                infos.append(self.client.publish(
+                    self.topics.summary, _compact(summary), qos=1, retain=True))
+        if not self._acknowledged(infos):
+            return 0
+        counts_changed = state_changed = False
         for event in events:
             counts_changed |= self.counts.apply(event)
+            state_changed |= self.state.apply(event)
         self.cursor.advance(events[-1].seq)
         if counts_changed:
             self._publish_counts()
+        if state_changed:
+            self.client.publish(
+                self.topics.state, _compact(self.state.message()), qos=1, retain=True)
         return len(events)
+
+    def health(self) -> dict[str, Any]:
+        """The agent's view of the station, for the retained health topic."""
+        backlog, recorded = self.reader.backlog(self.cursor.seq)
+        free_mb = shutil.disk_usage(self.station.data_dir).free / MEGABYTE
+        minimum = self.station.config.telemetry.min_free_mb
+        disk_low = free_mb < minimum
+        if disk_low != self.disk_low:
+            if disk_low:
+                log.error(
+                    "only %.0f MB free for the event log in %s (under telemetry.min_free_mb = "
+                    "%.0f); free space or events will stop being recorded",
+                    free_mb, self.station.data_dir, minimum)
+            else:
+                log.info("disk space for the event log is back: %.0f MB free", free_mb)
+            self.disk_low = disk_low
+        return {
+            "t_wall": time.time(),
+            "backlog": backlog,
+            "delivered_seq": self.cursor.seq,
+            "recorded_seq": recorded,
+            "disk_free_mb": round(free_mb, 1),
+            "disk_low": disk_low,
+            "retention_days": self.station.config.telemetry.retention_days,
+        }
+
+    def publish_periodic(self) -> None:
+        """Aggregates and health, every telemetry.aggregate_seconds."""
+        period = self.station.config.telemetry.aggregate_seconds
+        health = self.health()
+        if not self.connected.is_set():
+            return
+        self.client.publish(self.topics.health, _compact(health), qos=1, retain=True)
+        if self.counts.session:
+            self.client.publish(
+                self.topics.aggregates, _compact(self.counts.aggregates_message(period)),
+                qos=1, retain=True,
+            )
+
+    def purge_old_events(self) -> int:
+        """Delete delivered events older than telemetry.retention_days (0: keep everything)."""
+        days = self.station.config.telemetry.retention_days
+        if days <= 0:
+            return 0
+        deleted = total = 0
+        while (deleted := self.reader.purge(self.cursor.seq, time.time() - days * DAY)) > 0:
+            total += deleted
+            if self.stopping.is_set():
+                break
+        if total:
+            log.info("deleted %d delivered events older than %g days", total, days)
+        return total
 
     def run(self) -> int:
         host, port = self.broker
@@ -225,15 +310,26 @@ class TelemetryAgent:
         self.client.loop_start()
         sdnotify.ready("delivering events")
         period = sdnotify.watchdog_period()
-        last_ping = 0.0
+        aggregate_seconds = self.station.config.telemetry.aggregate_seconds
+        last_ping = last_periodic = last_purge = 0.0
         try:
             while not self.stopping.is_set():
                 delivered = 0
                 if self.connected.is_set():
                     delivered = self.deliver_once()
-                if period is not None and time.monotonic() - last_ping >= period:
+                now = time.monotonic()
+                if period is not None and now - last_ping >= period:
                     sdnotify.watchdog_ping()
-                    last_ping = time.monotonic()
+                    last_ping = now
+                if now - last_periodic >= aggregate_seconds or (
+                    self._periodic_due.is_set() and self.connected.is_set()
+                ):
+                    self._periodic_due.clear()
+                    self.publish_periodic()
+                    last_periodic = now
+                if now - last_purge >= PURGE_EVERY_SECONDS:
+                    self.purge_old_events()
+                    last_purge = now
                 if delivered < BATCH_SIZE:
                     self.stopping.wait(POLL_SECONDS)
         finally:

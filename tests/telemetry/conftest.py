@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ class StationProcess:
     """One `station <command>` subprocess; its stderr is collected for the test to read."""
 
     arguments: list[str]
+    environment: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     log_lines: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
@@ -33,7 +35,7 @@ class StationProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "station", *self.arguments],
             stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.environment},
         )
         stream = self.process.stderr
         assert stream is not None
@@ -54,6 +56,18 @@ class StationProcess:
         assert self.process is not None and self.process.stdin is not None
         self.process.stdin.write(text)
         self.process.stdin.flush()
+
+    def children(self) -> dict[str, int]:
+        """pid of each child process by its `station` subcommand (engine, agent, broker)."""
+        assert self.process is not None
+        found = {}
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        for pid in children.read_text().split():
+            with contextlib.suppress(FileNotFoundError):
+                words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if b"station" in words:
+                    found[words[words.index(b"station") + 1].decode()] = int(pid)
+        return found
 
     def kill(self) -> None:
         """SIGKILL, as a crash or a power cut would end it."""
@@ -79,9 +93,11 @@ class StationProcess:
 
 @pytest.fixture
 def station(station_config: Any, mosquitto: Any) -> LoadedStation:
-    """The shipped config on the fixture broker, with the silent real-time audio backend."""
+    """The shipped config on the fixture broker, with the silent real-time audio backend and
+    aggregates every second."""
     return load_station(station_config({
         "mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port, "audio.backend": "null",
+        "telemetry.aggregate_seconds": 1.0,
     }))
 
 

@@ -22,7 +22,9 @@ def schema_of(topics: Topics, topic: str) -> str:
         return "input_presses"
     if relative.startswith("cmd/"):
         return f"cmd/{relative.removeprefix('cmd/')}"
-    known = {"status": "status", "events": "event", "session/counts": "counts", "ack": "ack"}
+    known = {"status": "status", "events": "event", "session/counts": "counts", "ack": "ack",
+             "state": "state", "session/aggregates": "aggregates",
+             "session/summary": "summary", "status/health": "health"}
     assert relative in known, f"{topic} is not in docs/mqtt.md"
     return known[relative]
 
@@ -66,12 +68,13 @@ def test_every_published_message_matches_its_schema(
         threading.Event().wait(0.06)
     subscriber.wait_for_events(topics.events, lambda events: any(
         e["type"] == "rejected" for e in events))
+    subscriber.wait_for(lambda topic, payload: topic == topics.aggregates
+                        and json.loads(payload)["rejected"] == {"lockout": 1})
     subprocess.run(
         ["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t",
          topics.command("end_session"), "-m", '{"id": "end"}'], check=True, timeout=10,
     )
-    subscriber.wait_for_events(topics.events, lambda events: any(
-        e["type"] == "session_end" for e in events))
+    subscriber.wait_for(lambda topic, payload: topic == topics.summary)
     assert agent_process.stop() == 0
     subscriber.wait_for(lambda topic, payload: topic == topics.status and payload == b"offline")
 
@@ -83,6 +86,7 @@ def test_every_published_message_matches_its_schema(
         problems = schemas.problems(schema, decoded(schema, payload))
         assert not problems, f"{topic} {payload!r}: {problems}"
         seen[schema] = seen.get(schema, 0) + 1
-    assert set(seen) == {"status", "event", "counts", "input_presses", "ack"}, seen
+    assert set(seen) == {"status", "event", "counts", "input_presses", "ack", "state",
+                         "aggregates", "summary", "health"}, seen
     event_types = {json.loads(p)["type"] for t, p, _ in subscriber.messages if t == topics.events}
     assert event_types == set(schemas.schema("event")["properties"]["type"]["enum"])
