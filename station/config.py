@@ -75,6 +75,9 @@ class MqttSection(Schema):
     ca_file: str = ""
     cert_file: str = ""
     key_file: str = ""
+    # Home Assistant MQTT discovery: the station appears as a device (default off).
+    homeassistant_discovery: bool = False
+    homeassistant_prefix: str = Field(default="homeassistant", pattern=r"^[A-Za-z0-9_/-]+$")
 
     @property
     def uses_tls(self) -> bool:

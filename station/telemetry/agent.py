@@ -26,6 +26,7 @@ from station.config import LoadedStation
 from station.telemetry.aggregate import SessionTally, StationState, session_summary
 from station.telemetry.commands import CommandRelay, CommandWorker
 from station.telemetry.eventlog import PRESS, SESSION_END, DeliveryCursor, Event, EventReader
+from station.telemetry.homeassistant import discovery_messages
 from station.telemetry.topics import OFFLINE, ONLINE, Topics
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,9 @@ class TelemetryAgent:
         log.info("connected to MQTT broker %s:%d", *self.broker)
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
         client.subscribe(self.topics.commands, qos=1)
+        if self.station.config.mqtt.homeassistant_discovery:
+            client.subscribe(self._homeassistant_status, qos=1)
+            self.publish_discovery()
         # A broker that restarted without persistence has lost the retained messages.
         if self.state.known:
             client.publish(self.topics.state, _compact(self.state.message()), qos=1, retain=True)
@@ -174,7 +178,24 @@ class TelemetryAgent:
             log.warning("%s; retrying every 1 to 30 s, events wait in the log", reason)
         self._went_offline(reason)
 
+    @property
+    def _homeassistant_status(self) -> str:
+        return f"{self.station.config.mqtt.homeassistant_prefix}/status"
+
+    def publish_discovery(self) -> None:
+        """Home Assistant's discovery configs, retained (cheap: paho queues them)."""
+        config = self.station.config
+        inputs = [item.name for item in config.inputs]
+        for topic, payload in discovery_messages(
+            self.topics, inputs, config.mqtt.homeassistant_prefix
+        ).items():
+            self.client.publish(topic, _compact(payload), qos=1, retain=True)
+
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._homeassistant_status:
+            if message.payload == ONLINE.encode():  # Home Assistant (re)started
+                self.publish_discovery()
+            return
         if self.command_worker is not None:
             self.command_worker.submit(
                 self.topics.command_name(message.topic), bytes(message.payload),

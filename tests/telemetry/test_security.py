@@ -24,7 +24,8 @@ from .conftest import StationProcess
 
 REPO = Path(__file__).resolve().parents[2]
 ACL = REPO / "systemd" / "mosquitto-sensory-station.acl"
-PASSWORDS = {"room-1": "pw-room-1", "room-2": "pw-room-2", "dashboard": "pw-dashboard"}
+PASSWORDS = {"room-1": "pw-room-1", "room-2": "pw-room-2", "dashboard": "pw-dashboard",
+             "homeassistant": "pw-homeassistant"}
 SITE = "demo-site"
 
 needs_tools = pytest.mark.skipif(
@@ -170,6 +171,25 @@ def test_a_station_over_tls_publishes_only_into_its_own_subtree(
     finally:
         station.close()
         dashboard.close()
+
+
+@needs_tools
+def test_a_station_writes_only_its_own_home_assistant_discovery(
+    secure_broker: SecureBroker,
+) -> None:
+    home_assistant = TlsClient(secure_broker, "homeassistant")
+    home_assistant.subscribe("homeassistant/#")
+    station = TlsClient(secure_broker, "room-1")
+    try:
+        other = "homeassistant/sensor/room-2/session/config"
+        own = "homeassistant/sensor/room-1/session/config"
+        station.client.publish(other, b"forged", qos=1).wait_for_publish(10)
+        station.client.publish(own, b"own", qos=1).wait_for_publish(10)
+        home_assistant.wait_for(own, b"own")
+        assert (other, b"forged") not in home_assistant.received
+    finally:
+        station.close()
+        home_assistant.close()
 
 
 @needs_tools
