@@ -170,7 +170,9 @@ class TelemetryAgent:
         # paho does not say why; one short probe does (refused, unknown host, timed out).
         try:
             socket.create_connection(self.broker, timeout=2).close()
-            why = "the connection failed"
+            why = ("the TLS handshake failed; check mqtt.ca_file and that the broker's "
+                   "certificate names this host" if self.station.config.mqtt.uses_tls
+                   else "the MQTT connection failed")
         except OSError as error:
             why = error.strerror or str(error) or type(error).__name__
         reason = f"cannot reach the MQTT broker {self.broker[0]}:{self.broker[1]}: {why}"

@@ -251,3 +251,23 @@ def test_config_show_masks_the_password_and_check_names_a_missing_certificate(
     shown = subprocess.run([sys.executable, "-m", "station", "config", "show", "--config",
                             str(config)], capture_output=True, text=True, timeout=30)
     assert "s3cret-pass" not in shown.stdout and "********" in shown.stdout
+
+
+@needs_tools
+def test_an_untrusted_broker_certificate_is_a_clear_log_line(
+    secure_broker: SecureBroker, station_config: Any
+) -> None:
+    # A CA file that did not sign the broker's certificate.
+    config = station_file(station_config, secure_broker, port=secure_broker.password_port,
+                          ca_file=str(secure_broker.certs / "room-1.crt"), username="room-1",
+                          password=PASSWORDS["room-1"])
+    agent = StationProcess(["agent", "--config", str(config)])
+    agent.start()
+    waited = threading.Event()
+    try:
+        for _ in range(100):
+            if "TLS handshake failed" in agent.log or waited.wait(0.1):
+                break
+    finally:
+        agent.stop()
+    assert "the TLS handshake failed; check mqtt.ca_file" in agent.log, agent.log
