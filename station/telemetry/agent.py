@@ -25,7 +25,14 @@ from station import sdnotify
 from station.config import LoadedStation
 from station.telemetry.aggregate import SessionTally, StationState, session_summary
 from station.telemetry.commands import CommandRelay, CommandWorker
-from station.telemetry.eventlog import PRESS, SESSION_END, DeliveryCursor, Event, EventReader
+from station.telemetry.eventlog import (
+    PRESS,
+    SESSION_END,
+    SESSION_START,
+    DeliveryCursor,
+    Event,
+    EventReader,
+)
 from station.telemetry.homeassistant import discovery_messages
 from station.telemetry.topics import OFFLINE, ONLINE, Topics
 
@@ -250,11 +257,18 @@ class TelemetryAgent:
             for event in events
         ]
         # A session's summary is as durable as its events: the cursor passes its end only
-        # once the broker has the summary too.
+        # once the broker has the summary too. A session that a crash cut short (a new one
+        # starts while it is still open) gets its summary too, marked as interrupted.
+        open_session = self.state.session
         for event in events:
+            ended = ""
             if event.type == SESSION_END and event.session:
+                ended, open_session = event.session, ""
+            elif event.type == SESSION_START:
+                ended, open_session = open_session, event.session
+            if ended:
                 summary = session_summary(
-                    self.reader.session_events(event.session, event.seq),
+                    self.reader.session_events(ended, event.seq),
                     self.station.config.telemetry.engaged_gap_seconds,
                 )
                 infos.append(self.client.publish(

@@ -152,6 +152,9 @@ def _spread(values: list[float]) -> dict[str, float | int]:
 def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict[str, Any]:
     """The summary of one session, from its events in order.
 
+    A session without a `session_end` (the engine was killed, or the power cut) is summarised
+    up to its last event and marked ``"ended_by": "interrupted"``.
+
     An engaged stretch is a run of accepted presses each at most `engaged_gap_seconds` after
     the one before; it lasts from its first press to its last release (or last press). Active
     time is the sum of the stretches.
@@ -167,7 +170,9 @@ def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict
     open_press: dict[str, int] = {}  # input → index of its press not yet released
     observations: list[dict[str, Any]] = []
     tags: dict[str, int] = {}
+    last: Event | None = None
     for event in events:
+        last = event
         if event.type == SESSION_START:
             start = event
         elif event.type == SESSION_END:
@@ -203,13 +208,16 @@ def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict
             first = index
     longest = max(stretches, default=(0.0, 0))
     reference = start or end
+    last_mono = end.t_mono if end else (last.t_mono if last else None)
     return {
         "session": reference.session if reference else "",
         "client": reference.client if reference else "",
         "sound_set": reference.sound_set if reference else "",
         "started_t_wall": start.t_wall if start else None,
         "ended_t_wall": end.t_wall if end else None,
-        "duration_s": round(end.t_mono - start.t_mono, 3) if start and end else None,
+        "ended_by": "session_end" if end else "interrupted",
+        "duration_s": round(last_mono - start.t_mono, 3)
+        if start and last_mono is not None else None,
         "counts": counts,
         "accepted": len(press_times),
         "rejected": rejected,

@@ -85,7 +85,7 @@ def test_a_session_end_publishes_its_summary(
     assert summary["observation_tags"] == {"prompted": 2}
     assert [o.get("note") for o in summary["observations"]] == [None, "looked at the light"]
     assert summary["client"] == "C-7F3K" and summary["session"] == "s-1"
-    assert summary["duration_s"] == 45.0
+    assert summary["duration_s"] == 45.0 and summary["ended_by"] == "session_end"
     assert json.loads(state) == {"client": "C-7F3K", "sound_set": "calm-bells", "volume": 0.6,
                                  "session": ""}
 
@@ -189,3 +189,30 @@ def test_a_full_event_log_keeps_events_in_memory_says_so_and_writes_them_later(
     recorder.close()
     connection.close()
     assert sum(1 for _ in iterate_all(tmp_path)) == 2000
+
+
+def test_a_session_cut_short_by_a_crash_still_gets_its_summary(
+    station: LoadedStation, topics: Topics, mosquitto: Any, subscriber_factory: Any
+) -> None:
+    subscriber = subscriber_factory(mosquitto.port, [topics.summary])
+    recorder = EventRecorder(station.data_dir)
+    recorder.set_context("killed", "C-7F3K", "calm-bells")
+    recorder.record(SESSION_START, t_mono=10.0)
+    recorder.record(PRESS, "big-red", None, 12.0)
+    recorder.record(PRESS, "big-red", None, 13.5)
+    # The engine was killed here: no session_end. The restarted engine starts a new session.
+    recorder.set_context("next", "C-7F3K", "calm-bells")
+    recorder.record(SESSION_START, t_mono=20.0)
+    recorder.close()
+    agent = connected_agent(station, mosquitto.port)
+    try:
+        while agent.deliver_once():
+            pass
+        _, payload = subscriber.wait_for(lambda topic, payload: True)
+    finally:
+        close(agent)
+    summary = json.loads(payload)
+    assert not schemas.problems("summary", summary)
+    assert summary["session"] == "killed" and summary["ended_by"] == "interrupted"
+    assert summary["counts"] == {"big-red": 2} and summary["duration_s"] == 3.5
+    assert summary["ended_t_wall"] is None
