@@ -69,6 +69,8 @@ class MqttSection(Schema):
     password: SecretStr = SecretStr("")
     topic_root: str = Field(default="sensory/v1", pattern=r"^[A-Za-z0-9_/-]+$")
     keepalive: int = Field(default=30, ge=5, le=3600)
+    # "auto": MQTT 5 (the broker's refusals are visible), 3.1.1 if the broker speaks no 5.
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
     # TLS: on when `tls` is true or a CA file is given. Paths are relative to the station file;
     # an empty ca_file uses the system's CAs. cert_file and key_file log in by certificate.
     tls: bool = False

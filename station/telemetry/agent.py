@@ -42,6 +42,10 @@ POLL_SECONDS = 0.02  # how often the agent looks for new events when idle
 # With watchdog pings every 5 s (WatchdogSec=10), a batch stalled this long still leaves the
 # gap between pings under 10 s: a stalled broker must not look like a hung agent.
 ACK_TIMEOUT_SECONDS = 4.0
+# After the broker refused events (MQTT 5: e.g. the ACL), wait before trying again; short
+# enough to keep the watchdog fed.
+REFUSED_RETRY_SECONDS = 3.0
+UNSUPPORTED_PROTOCOL = 132  # CONNACK reason: the broker speaks no MQTT 5
 BATCH_SIZE = 200
 PURGE_EVERY_SECONDS = 60.0
 DAY = 86400.0
@@ -96,6 +100,13 @@ class TelemetryAgent:
         self.command_worker: CommandWorker | None = None
         self.offline_reason = "not connected yet"
         self.disk_low = False
+        # The embedded broker (amqtt) speaks 3.1.1 only, and cannot even parse an MQTT 5
+        # CONNECT with a will to refuse it properly.
+        self.protocol = (mqtt.MQTTv311 if config.mqtt.protocol == "3.1.1" or not config.mqtt.host
+                         else mqtt.MQTTv5)
+        self._fall_back = threading.Event()  # the broker refused MQTT 5: use 3.1.1
+        self._refused: dict[int, str] = {}  # mid → the broker's reason (MQTT 5 PUBACK)
+        self.delivery_error = ""
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -103,6 +114,7 @@ class TelemetryAgent:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"sensory-station-{config.station.site}-{config.station.id}",
+            protocol=self.protocol,
         )
         if config.mqtt.username:
             client.username_pw_set(
@@ -124,6 +136,7 @@ class TelemetryAgent:
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     @property
@@ -135,18 +148,28 @@ class TelemetryAgent:
         self.offline_reason = reason
         sdnotify.status(f"offline: {reason}; events wait in the log")
 
+    @property
+    def _may_fall_back(self) -> bool:
+        return self.protocol == mqtt.MQTTv5 and self.station.config.mqtt.protocol == "auto"
+
     # -- paho callbacks (paho's network thread: quick, never waiting) ------------------------
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
+            if reason.value == UNSUPPORTED_PROTOCOL and self._may_fall_back:
+                log.info("MQTT broker %s:%d speaks no MQTT 5; using 3.1.1", *self.broker)
+                self._fall_back.set()
+                return
             self._went_offline(f"the broker refused the login ({reason})")
             log.error(
                 "MQTT broker %s:%d refused the connection: %s; check mqtt.username and "
-                "mqtt.password", *self.broker, reason,
+                "mqtt.password, and that the broker's ACL lets this login write %s/#",
+                *self.broker, reason, self.topics.base,
             )
             return
-        log.info("connected to MQTT broker %s:%d", *self.broker)
+        log.info("connected to MQTT broker %s:%d (MQTT %s)", *self.broker,
+                 "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
         client.subscribe(self.topics.commands, qos=1)
         if self.station.config.mqtt.homeassistant_discovery:
@@ -200,6 +223,13 @@ class TelemetryAgent:
         ).items():
             self.client.publish(topic, _compact(payload), qos=1, retain=True)
 
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        # Called before paho marks the message published, so _acknowledged sees it.
+        if reason.is_failure:
+            self._refused[mid] = str(reason)
+
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic == self._homeassistant_status:
             if message.payload == ONLINE.encode():  # Home Assistant (re)started
@@ -240,6 +270,19 @@ class TelemetryAgent:
                 return False
             if not info.is_published():
                 return False
+        refusals = [self._refused.pop(info.mid) for info in infos if info.mid in self._refused]
+        if refusals:
+            error = (f"the broker refused {len(refusals)} messages ({refusals[0]}); check that "
+                     f"its ACL lets this station's login write {self.topics.base}/#")
+            if error != self.delivery_error:
+                log.error("%s; the events stay in the log and are sent again", error)
+            self.delivery_error = error
+            sdnotify.status(f"online, but {error}")
+            self.stopping.wait(REFUSED_RETRY_SECONDS)
+            return False
+        if self.delivery_error:
+            log.info("the broker takes the station's messages again")
+            self.delivery_error = ""
         return True
 
     def deliver_once(self) -> int:
@@ -248,6 +291,9 @@ class TelemetryAgent:
         if not events:
             return 0
         config = self.station.config.station
+        # Refusals of earlier messages (retained state, acks) do not concern this batch, and
+        # message ids wrap around.
+        self._refused.clear()
         infos = [
             self.client.publish(
                 self.topics.events,
@@ -310,6 +356,7 @@ class TelemetryAgent:
             "disk_free_mb": round(free_mb, 1),
             "disk_low": disk_low,
             "retention_days": self.station.config.telemetry.retention_days,
+            **({"delivery_error": self.delivery_error} if self.delivery_error else {}),
         }
 
     def publish_periodic(self) -> None:
@@ -339,6 +386,14 @@ class TelemetryAgent:
             log.info("deleted %d delivered events older than %g days", total, days)
         return total
 
+    def _reconnect_with_mqtt_3(self) -> None:
+        self._fall_back.clear()
+        self.client.loop_stop()
+        self.protocol = mqtt.MQTTv311
+        self.client = self._make_client()
+        self.client.connect_async(*self.broker, keepalive=self.station.config.mqtt.keepalive)
+        self.client.loop_start()
+
     def run(self) -> int:
         host, port = self.broker
         log.info("telemetry agent: delivering to %s:%d from event %d", host, port, self.cursor.seq)
@@ -351,6 +406,8 @@ class TelemetryAgent:
         last_ping = last_periodic = last_purge = 0.0
         try:
             while not self.stopping.is_set():
+                if self._fall_back.is_set():
+                    self._reconnect_with_mqtt_3()
                 delivered = 0
                 if self.connected.is_set():
                     delivered = self.deliver_once()

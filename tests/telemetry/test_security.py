@@ -271,3 +271,38 @@ def test_an_untrusted_broker_certificate_is_a_clear_log_line(
     finally:
         agent.stop()
     assert "the TLS handshake failed; check mqtt.ca_file" in agent.log, agent.log
+
+
+@needs_tools
+def test_events_the_acl_refuses_are_reported_and_kept(
+    secure_broker: SecureBroker, station_config: Any
+) -> None:
+    """A station whose id does not match its login: MQTT 5 makes the broker's refusal visible,
+    so the events stay in the log instead of vanishing into a silent 3.1.1 drop."""
+    config = station_file(station_config, secure_broker, port=secure_broker.password_port,
+                          ca_file=str(secure_broker.certs / "ca.crt"), username="room-1",
+                          password=PASSWORDS["room-1"])
+    text = config.read_text().replace('id = "room-1"', 'id = "room-2"')
+    config.write_text(text)
+    loaded = load_station(config)
+    from station.telemetry.eventlog import PRESS, DeliveryCursor, EventRecorder
+
+    recorder = EventRecorder(loaded.data_dir)
+    recorder.start_session("C-7F3K", "calm-bells", {})
+    recorder.record(PRESS, "big-red", None)
+    recorder.close()
+    agent = StationProcess(["agent", "--config", str(config)])
+    agent.start()
+    waited = threading.Event()
+    try:
+        for _ in range(150):
+            if "check that its ACL lets this station's login write" in agent.log or (
+                    waited.wait(0.1)):
+                break
+    finally:
+        agent.stop()
+    assert ("the broker refused 2 messages (Not authorized); check that its ACL lets this "
+            "station's login write sensory/v1/demo-site/room-2/#") in agent.log, agent.log
+    cursor = DeliveryCursor(loaded.data_dir)
+    assert cursor.seq == 0, "nothing counts as delivered"
+    cursor.close()
