@@ -38,6 +38,11 @@ REMEMBERED_COMMANDS = 256  # answers kept to recognise a redelivered QoS 1 comma
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+def stamped(ack: dict[str, Any]) -> dict[str, Any]:
+    """The ack with the time it was given (Unix time, seconds)."""
+    return {**ack, "t_wall": time.time()}
+
+
 def _no_constants(word: str) -> float:
     raise ValueError(f"{word} is not JSON")
 
@@ -67,7 +72,7 @@ class CommandRelay:
             problem = self._refusal(name, document, retained)
         if problem is not None:
             ack["error"] = problem
-            return self._stamped(ack)
+            return stamped(ack)
         if (name, payload) in self._answered:
             return {**self._answered[(name, payload)], "duplicate": True}
         try:
@@ -75,12 +80,12 @@ class CommandRelay:
                                  timeout=self.engine_timeout)
         except ControlError as error:
             ack["error"] = f"the engine did not take the command: {error}"
-            return self._stamped(ack)
+            return stamped(ack)
         ack["ok"] = reply.get("ok") is True
         for key in ("error", "problems", "state"):
             if key in reply:
                 ack[key] = reply[key]
-        ack = self._stamped(ack)
+        ack = stamped(ack)
         self._answered[(name, payload)] = ack
         while len(self._answered) > REMEMBERED_COMMANDS:
             self._answered.popitem(last=False)
@@ -116,10 +121,6 @@ class CommandRelay:
             return "payload is nested too deeply; send one flat JSON object"
         return "; ".join(found) if found else None
 
-    @staticmethod
-    def _stamped(ack: dict[str, Any]) -> dict[str, Any]:
-        return {**ack, "t_wall": time.time()}
-
 
 class CommandWorker:
     """Answers queued command messages on its own thread, publishing each ack."""
@@ -136,7 +137,7 @@ class CommandWorker:
         try:
             self._queue.put_nowait((name, payload, retained))
         except queue.Full:
-            self._publish_ack(CommandRelay._stamped({
+            self._publish_ack(stamped({
                 "id": None, "command": name, "ok": False,
                 "error": f"busy: {QUEUE_LENGTH} commands are waiting for the engine; "
                          "send it again in a moment",
@@ -149,7 +150,7 @@ class CommandWorker:
                 ack = self.relay.answer(name, payload, retained)
             except Exception as error:  # a bad command must never stop the agent
                 log.exception("command %r could not be answered", name)
-                ack = CommandRelay._stamped(
+                ack = stamped(
                     {"id": None, "command": name, "ok": False, "error": f"internal error: {error}"}
                 )
             if ack["ok"]:
