@@ -57,7 +57,9 @@ def test_watch_renders_live_changes_from_the_broker(
     board = StationBoard(topics.root)
     client = connect(board, station, board.subscriptions())
     try:
-        subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-t", topics.state, "-m",
+        # Retained, as the agent publishes it: the view may subscribe after it was sent.
+        subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-r", "-t", topics.state,
+                        "-m",
                         json.dumps({"client": "C-7F3K", "sound_set": "warm-strings",
                                     "volume": 0.5, "session": "abc123"})],
                        check=True, timeout=10)
