@@ -153,6 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument("value", nargs="?", help="client pseudonym, sound-set name or "
                          "volume (0 to 1 of the client's ceiling)")
 
+    watch = commands.add_parser(
+        "watch", help="live view of one or all stations, from the MQTT broker",
+        description="Show every station under the topic root (or one) as the broker reports "
+        "it: online or offline, client, sound set, volume, session, presses per input, "
+        "presses per minute, rejected presses, undelivered backlog. Uses the broker, TLS and "
+        "login of the station file; --username logs in as someone else (the password comes "
+        "from $STATION_WATCH_PASSWORD or is asked for).",
+    )
+    _add_config_options(watch)
+    watch.add_argument("--site", default="+", help="only this site (default: all)")
+    watch.add_argument("--station", default="+", help="only this station id (default: all)")
+    watch.add_argument("--username", default="", help="log in as this user, e.g. dashboard")
+    watch.add_argument("--once", type=float, default=None, metavar="SECONDS",
+                       help="collect for SECONDS, print the table once and exit")
+
     config = commands.add_parser("config", help="check or show configuration files",
                                  description="Check or show configuration files.")
     config_commands = config.add_subparsers(dest="config_command", required=True,
@@ -275,6 +290,27 @@ def _run_control(arguments: argparse.Namespace) -> int:
     return 0 if reply.get("ok") else 1
 
 
+def _run_watch(arguments: argparse.Namespace) -> int:
+    import getpass
+    import threading
+
+    from rich.console import Console
+
+    from station.telemetry.watch import StationBoard, connect, run_watch
+
+    station = _load(arguments)
+    password = ""
+    if arguments.username:
+        password = os.environ.get("STATION_WATCH_PASSWORD") or getpass.getpass(
+            f"MQTT password for {arguments.username}: ")
+    board = StationBoard(station.config.mqtt.topic_root)
+    client = connect(board, station, board.subscriptions(arguments.site, arguments.station),
+                     arguments.username, password)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    return run_watch(board, client, Console(), arguments.once, stop)
+
+
 def _config_check(arguments: argparse.Namespace) -> int:
     problems = check_files(arguments.paths)
     for problem in problems:
@@ -305,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "broker": _run_broker,
         "bench": _run_bench,
         "control": _run_control,
+        "watch": _run_watch,
     }
     try:
         if arguments.command == "config":

@@ -75,6 +75,34 @@ class MqttSection(Schema):
     password: SecretStr = SecretStr("")
     topic_root: str = Field(default="sensory/v1", pattern=r"^[A-Za-z0-9_/-]+$")
     keepalive: int = Field(default=30, ge=5, le=3600)
+    # "auto": MQTT 5 (the broker's refusals are visible), 3.1.1 if the broker speaks no 5.
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    # TLS: on when `tls` is true or a CA file is given. Paths are relative to the station file;
+    # an empty ca_file uses the system's CAs. cert_file and key_file log in by certificate.
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    # Home Assistant MQTT discovery: the station appears as a device (default off).
+    homeassistant_discovery: bool = False
+    homeassistant_prefix: str = Field(default="homeassistant", pattern=r"^[A-Za-z0-9_/-]+$")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or bool(self.ca_file or self.cert_file)
+
+
+class TelemetrySection(Schema):
+    """What the telemetry agent derives from the event log, and how long the log keeps it."""
+
+    # Seconds between the aggregates and health messages (default 10).
+    aggregate_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
+    # Delivered events older than this many days are deleted (default 30; 0 keeps them all).
+    retention_days: float = Field(default=30.0, ge=0.0, le=3650.0)
+    # Below this many MB free in data_dir the status says so and the log warns (default 100).
+    min_free_mb: float = Field(default=100.0, ge=0.0)
+    # Presses at most this many seconds apart belong to one engaged stretch (default 10).
+    engaged_gap_seconds: float = Field(default=10.0, gt=0.0, le=600.0)
 
 
 class AccessOverride(Schema):
@@ -138,6 +166,7 @@ class StationConfig(Schema):
     gpio: GpioSection = GpioSection()
     mqtt: MqttSection = MqttSection()
     controls: ControlsSection = ControlsSection()
+    telemetry: TelemetrySection = TelemetrySection()
     inputs: list[InputConfig] = Field(default_factory=list, min_length=1)
 
 
@@ -719,6 +748,17 @@ def _check_client_inputs(
             )
 
 
+def _check_mqtt_files(path: Path, config: StationConfig, problems: list[str]) -> None:
+    mqtt = config.mqtt
+    for key in ("ca_file", "cert_file", "key_file"):
+        value = getattr(mqtt, key)
+        if value and not (path.parent / Path(value).expanduser()).is_file():
+            problems.append(f"{path}: mqtt.{key}: file not found: {value!r} (relative to "
+                            f"{path.parent})")
+    if bool(mqtt.cert_file) != bool(mqtt.key_file):
+        problems.append(f"{path}: mqtt.cert_file and mqtt.key_file: give both or neither")
+
+
 def _load_folder(
     folder: Path,
     checker: Any,
@@ -771,6 +811,7 @@ def load_station(path: Path | str, overrides: Sequence[str] = ()) -> LoadedStati
     config = _validate(path, StationConfig, raw, problems)
     if config is not None:
         _check_inputs(path, config, problems)
+        _check_mqtt_files(path, config, problems)
     base = path.parent
     before = len(problems)
     sound_sets: dict[str, SoundSet] = _load_folder(

@@ -28,11 +28,15 @@ from station.sound.output import LOST, AudioOutput
 from station.sound.server import AudioServer
 from station.telemetry.eventlog import (
     CLIENT_CHANGED,
+    MAX_NOTE_CHARACTERS,
+    OBSERVATION,
+    OBSERVATION_TAGS,
     PRESS,
     REJECTED,
     RELEASE,
     SESSION_END,
     SOUND_SET_CHANGED,
+    STATION_STATUS,
     VOLUME_CHANGED,
     EventRecorder,
 )
@@ -111,6 +115,7 @@ class Engine:
         # The session starts after the recording does, so the session's start time is the
         # recording's time zero (within one audio block).
         self.start_session()
+        self.recorder.record(STATION_STATUS, detail={"engine": "started", **self._start_details})
         self.board = SwitchBoard(
             config.inputs,
             self.station.client.access,
@@ -200,6 +205,7 @@ class Engine:
         self.sound.fade_out()
         if self.session_running:
             self.end_session()
+        self.recorder.record(STATION_STATUS, detail={"engine": "stopped"})
         # Let the fade-out reach the output (and the recording) before the server stops.
         threading.Event().wait(FADE_SECONDS + 0.1)
         if self.record_path is not None:
@@ -271,7 +277,8 @@ class Engine:
             if self.session_running:
                 raise ControlError(f"session {self.session} is running; end it first")
             self.session = self.recorder.start_session(
-                self.client_name, self.sound_set_name, detail=dict(self._start_details)
+                self.client_name, self.sound_set_name,
+                detail={**self._start_details, "volume": round(self.volume, 3)},
             )
             log.info("session %s started", self.session)
             return self.session
@@ -284,6 +291,25 @@ class Engine:
             log.info("session %s ended", self.session)
             self.session = ""
             self._context_changed()
+
+    def tag_observation(self, tag: str | None, note: str | None) -> None:
+        """Record a therapist's observation (a tag, a note or both) in the running session."""
+        if tag is None and note is None:
+            raise ControlError("tag_observation: give a 'tag' or a 'note'")
+        if tag is not None and tag not in OBSERVATION_TAGS:
+            raise ControlError(
+                f"tag_observation: no tag {tag!r}; tags: {', '.join(OBSERVATION_TAGS)}"
+            )
+        if note is not None and not 0 < len(note) <= MAX_NOTE_CHARACTERS:
+            raise ControlError(
+                f"tag_observation: a note has 1 to {MAX_NOTE_CHARACTERS} characters, "
+                f"not {len(note)}"
+            )
+        with self._control_lock:
+            if not self.session_running:
+                raise ControlError("tag_observation: no session is running; start one first")
+            detail = {key: value for key, value in (("tag", tag), ("note", note)) if value}
+            self.recorder.record(OBSERVATION, detail=detail)
 
     def reload(self) -> list[str]:
         """Re-read the config files; on any problem keep every current setting.
@@ -343,6 +369,11 @@ class Engine:
             self.set_volume(volume)
         elif name == "start_session":
             self.start_session()
+        elif name == "tag_observation":
+            tag, note = command.get("tag"), command.get("note")
+            if not isinstance(tag, str | None) or not isinstance(note, str | None):
+                raise ControlError("tag_observation: 'tag' and 'note' must be strings")
+            self.tag_observation(tag, note)
         elif name == "end_session":
             self.end_session()
         elif name == "reload":
@@ -353,7 +384,7 @@ class Engine:
         elif name != "status":
             raise ControlError(
                 f"unknown command {name!r}; commands: select_client, select_sound_set, "
-                "set_volume, start_session, end_session, reload, status"
+                "set_volume, start_session, end_session, tag_observation, reload, status"
             )
         # "ok" means the change is also recorded in the event log.
         if not self.recorder.flush():

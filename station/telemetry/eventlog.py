@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS events (
 )
 """
 
+# Summaries and gaps look events up by session.
+SESSION_INDEX = "CREATE INDEX IF NOT EXISTS events_by_session ON events (session, seq)"
+
 # Event types.
 PRESS = "press"
 RELEASE = "release"
@@ -52,6 +55,10 @@ SESSION_END = "session_end"
 CLIENT_CHANGED = "client_changed"
 SOUND_SET_CHANGED = "sound_set_changed"
 VOLUME_CHANGED = "volume_changed"
+OBSERVATION = "observation"  # a therapist's tag or note (detail: tag, note)
+STATION_STATUS = "station_status"  # the engine started (detail: how) or stopped cleanly
+OBSERVATION_TAGS = ("prompted", "independent", "hand-over-hand")
+MAX_NOTE_CHARACTERS = 200
 
 _CONTEXT = "context"
 _FLUSH = "flush"
@@ -82,7 +89,10 @@ class Event:
     hold_ms: float | None
     detail: dict[str, Any] | None
 
-    def as_message(self, station: str, site: str) -> dict[str, Any]:
+    def as_message(
+        self, station: str, site: str, gap_ms: float | None = None
+    ) -> dict[str, Any]:
+        """The event as published; `gap_ms` (presses) comes from the events before it."""
         message: dict[str, Any] = {
             "id": self.id,
             "seq": self.seq,
@@ -99,6 +109,12 @@ class Event:
             value = getattr(self, key)
             if value is not None:
                 message[key] = value
+        if gap_ms is not None:
+            message["gap_ms"] = round(gap_ms, 3)
+        if self.type == RELEASE and self.hold_ms is not None:
+            # The press's own times, so a release alone tells the whole press.
+            message["press_t_mono"] = self.t_mono - self.hold_ms / 1000.0
+            message["press_t_wall"] = self.t_wall - self.hold_ms / 1000.0
         return message
 
 
@@ -110,11 +126,14 @@ class EventRecorder:
         self.path = data_dir / EVENTS_FILE
         self._connection = _connect(self.path)
         self._connection.execute(SCHEMA)
+        self._connection.execute(SESSION_INDEX)
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._session = ""
         self._client = ""
         self._sound_set = ""
         self.failed: BaseException | None = None
+        # Set while the disk (or the database) is full: events wait in memory, the music plays.
+        self.full = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="event-writer", daemon=True)
         self._writer.start()
 
@@ -215,16 +234,49 @@ class EventRecorder:
                 )
             )
         if rows:
-            with self._connection:
-                self._connection.execute("BEGIN")
-                self._connection.executemany(
-                    "INSERT INTO events (id, type, session, client, sound_set, input, reason,"
-                    " t_wall, t_mono, hold_ms, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
+            self._insert(rows, give_up=not keep_going)
         for waiter in flushed:
             waiter.set()
         return keep_going
+
+
+    def _insert(self, rows: list[tuple[Any, ...]], give_up: bool) -> None:
+        """Commit `rows`; while the disk is full keep them and retry every second.
+
+        Stopping the engine (and the music) would not free any space; the events are kept in
+        memory, the log says so once, and they are written as soon as space is freed. When
+        the engine is stopping (`give_up`) it tries for 10 s at most.
+        """
+        attempts = 0
+        while True:
+            try:
+                with self._connection:
+                    self._connection.execute("BEGIN")
+                    self._connection.executemany(
+                        "INSERT INTO events (id, type, session, client, sound_set, input, reason,"
+                        " t_wall, t_mono, hold_ms, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        rows,
+                    )
+            except sqlite3.OperationalError as error:
+                if "full" not in str(error):
+                    raise
+                if not self.full.is_set():
+                    log.error(
+                        "the event log %s is full (%s): %d events wait in memory and the music "
+                        "plays on; free disk space and they will be written", self.path, error,
+                        len(rows),
+                    )
+                    self.full.set()
+                attempts += 1
+                if give_up and attempts >= 10:
+                    log.error("stopping with a full disk: %d events were not recorded", len(rows))
+                    return
+                threading.Event().wait(1.0)
+                continue
+            if self.full.is_set():
+                log.warning("the event log has space again; %d waiting events written", len(rows))
+                self.full.clear()
+            return
 
 
 def _event(row: tuple[Any, ...]) -> Event:
@@ -240,6 +292,7 @@ class EventReader:
         self._connection = _connect(data_dir / EVENTS_FILE)
         # The agent may start before the engine has ever run.
         self._connection.execute(SCHEMA)
+        self._connection.execute(SESSION_INDEX)
 
     def after(self, seq: int, limit: int = 200) -> list[Event]:
         rows = self._connection.execute(
@@ -249,6 +302,48 @@ class EventReader:
         ).fetchall()
         return [_event(row) for row in rows]
 
+    def between(self, first_seq: int, last_seq: int) -> Iterator[Event]:
+        """The events from `first_seq` to `last_seq` (both included), oldest first."""
+        seq = first_seq - 1
+        while batch := self.after(seq, 1000):
+            for event in batch:
+                if event.seq > last_seq:
+                    return
+                yield event
+            seq = batch[-1].seq
+
+    def session_events(self, session: str, last_seq: int) -> list[Event]:
+        """Every event of `session` up to `last_seq`, oldest first."""
+        rows = self._connection.execute(
+            "SELECT seq, id, type, session, client, sound_set, input, reason, t_wall, t_mono,"
+            " hold_ms, detail FROM events WHERE session = ? AND seq <= ? ORDER BY seq",
+            (session, last_seq),
+        ).fetchall()
+        return [_event(row) for row in rows]
+
+    def backlog(self, after_seq: int) -> tuple[int, int]:
+        """(events not yet delivered, highest recorded seq)."""
+        row = self._connection.execute(
+            "SELECT COUNT(*), MAX(seq) FROM events WHERE seq > ?", (after_seq,)
+        ).fetchone()
+        return int(row[0]), int(row[1] or after_seq)
+
+    def purge(self, delivered_seq: int, recorded_before: float, limit: int = 500) -> int:
+        """Delete up to `limit` delivered events recorded before `recorded_before` (Unix time).
+
+        The agent deletes, since only it knows what was delivered; in small transactions, so
+        the engine's writer never waits long for the write lock. Never touches an event that
+        was not delivered. Returns how many were deleted.
+        """
+        with self._connection:
+            self._connection.execute("BEGIN IMMEDIATE")
+            deleted = self._connection.execute(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ?"
+                " AND t_wall < ? ORDER BY seq LIMIT ?)",
+                (delivered_seq, recorded_before, limit),
+            ).rowcount
+        return int(deleted)
+
     def latest_session(self) -> tuple[str, int] | None:
         """(session id, seq of its start event) of the newest session, if any."""
         row = self._connection.execute(
@@ -256,6 +351,15 @@ class EventReader:
             (SESSION_START,),
         ).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def previous_press(self, session: str, before_seq: int) -> float | None:
+        """The monotonic time of the last accepted press in `session` before `before_seq`."""
+        row = self._connection.execute(
+            "SELECT t_mono FROM events WHERE session = ? AND type = ? AND seq < ?"
+            " ORDER BY seq DESC LIMIT 1",
+            (session, PRESS, before_seq),
+        ).fetchone()
+        return None if row is None else float(row[0])
 
     def press_counts(self, session: str, up_to_seq: int) -> dict[str, int]:
         """Accepted presses per input in `session`, counting events up to `up_to_seq`."""

@@ -1,0 +1,92 @@
+"""Every message the station publishes validates against its schema in the repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from typing import Any
+
+from station.config import LoadedStation
+from station.telemetry import schemas
+from station.telemetry.topics import Topics
+
+from .conftest import StationProcess
+
+
+def schema_of(topics: Topics, topic: str) -> str:
+    """The schema docs/mqtt.md names for a topic under the station's base."""
+    assert topic.startswith(topics.base + "/"), topic
+    relative = topic.removeprefix(topics.base + "/")
+    if relative.startswith("inputs/") and relative.endswith("/presses"):
+        return "input_presses"
+    if relative.startswith("cmd/"):
+        return f"cmd/{relative.removeprefix('cmd/')}"
+    known = {"status": "status", "events": "event", "session/counts": "counts", "ack": "ack",
+             "state": "state", "session/aggregates": "aggregates",
+             "session/summary": "summary", "status/health": "health"}
+    assert relative in known, f"{topic} is not in docs/mqtt.md"
+    return known[relative]
+
+
+def decoded(schema: str, payload: bytes) -> Any:
+    """Plain-text payloads (status, counts per input) are validated as the value they carry."""
+    if schema == "status":
+        return payload.decode()
+    if schema == "input_presses":
+        return int(payload)
+    return json.loads(payload)
+
+
+def test_every_published_message_matches_its_schema(
+    station: LoadedStation, topics: Topics, engine_process: StationProcess,
+    agent_process: StationProcess, mosquitto: Any, subscriber_factory: Any,
+) -> None:
+    subscriber = subscriber_factory(mosquitto.port, [f"{topics.base}/#"])
+    agent_process.start()
+    subscriber.wait_for(lambda topic, payload: topic == topics.status and payload == b"online")
+    commands = [
+        ("select_client", {"client": "C-2M9Q"}),  # lockout 250 ms: a quick 2nd press is rejected
+        ("select_sound_set", {"sound_set": "warm-strings"}),
+        ("set_volume", {"volume": 0.4}),
+        ("tag_observation", {"tag": "prompted", "note": "needed a cue"}),
+        ("select_client", {"client": "Anna"}),
+        ("reload", {}),
+        ("status", {}),
+    ]
+    for number, (name, arguments) in enumerate(commands):
+        subprocess.run(
+            ["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t", topics.command(name),
+             "-m", json.dumps({"id": f"k{number}", **arguments})], check=True, timeout=10,
+        )
+        subscriber.wait_for(lambda topic, payload, n=number: topic == topics.ack
+                            and json.loads(payload)["id"] == f"k{n}")
+    # Holds of 60 ms: longer than the 30 ms debounce, and the second press comes well within
+    # C-2M9Q's 250 ms lockout.
+    for line in ("press", "release", "press", "release"):
+        engine_process.write(f"{line} big-red\n")
+        threading.Event().wait(0.06)
+    subscriber.wait_for_events(topics.events, lambda events: any(
+        e["type"] == "rejected" for e in events))
+    subscriber.wait_for(lambda topic, payload: topic == topics.aggregates
+                        and json.loads(payload)["rejected"] == {"lockout": 1})
+    subprocess.run(
+        ["mosquitto_pub", "-p", str(mosquitto.port), "-q", "1", "-t",
+         topics.command("end_session"), "-m", '{"id": "end"}'], check=True, timeout=10,
+    )
+    subscriber.wait_for(lambda topic, payload: topic == topics.summary)
+    assert agent_process.stop() == 0
+    subscriber.wait_for(lambda topic, payload: topic == topics.status and payload == b"offline")
+
+    seen: dict[str, int] = {}
+    for topic, payload, _ in list(subscriber.messages):
+        if topic.startswith(f"{topics.base}/cmd/"):
+            continue  # the test's own commands, not the station's messages
+        schema = schema_of(topics, topic)
+        problems = schemas.problems(schema, decoded(schema, payload))
+        assert not problems, f"{topic} {payload!r}: {problems}"
+        seen[schema] = seen.get(schema, 0) + 1
+    assert set(seen) == {"status", "event", "counts", "input_presses", "ack", "state",
+                         "aggregates", "summary", "health"}, seen
+    event_types = {json.loads(p)["type"] for t, p, _ in subscriber.messages if t == topics.events}
+    assert event_types == set(schemas.schema("event")["properties"]["type"]["enum"])
