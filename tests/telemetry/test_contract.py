@@ -61,11 +61,11 @@ def test_every_published_message_matches_its_schema(
         )
         subscriber.wait_for(lambda topic, payload, n=number: topic == topics.ack
                             and json.loads(payload)["id"] == f"k{n}")
-    # Holds of 60 ms: longer than the 30 ms debounce, and the second press comes well within
-    # C-2M9Q's 250 ms lockout.
+    # Holds of 120 ms: longer than C-2M9Q's 80 ms acceptance delay, and the second press comes
+    # well within C-2M9Q's 250 ms lockout.
     for line in ("press", "release", "press", "release"):
         engine_process.write(f"{line} big-red\n")
-        threading.Event().wait(0.06)
+        threading.Event().wait(0.12)
     subscriber.wait_for_events(topics.events, lambda events: any(
         e["type"] == "rejected" for e in events))
     subscriber.wait_for(lambda topic, payload: topic == topics.aggregates

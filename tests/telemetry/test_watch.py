@@ -27,7 +27,7 @@ def test_watch_shows_each_station_as_the_broker_reports_it(
     send_command(station.data_dir, {"command": "select_client", "client": "C-2M9Q"})
     for line in ("press", "release", "press", "release"):  # the second within the lockout
         engine_process.write(f"{line} big-red\n")
-        threading.Event().wait(0.06)
+        threading.Event().wait(0.12)
     subscriber.wait_for(lambda topic, payload: topic == topics.aggregates
                         and json.loads(payload)["rejected"] == {"lockout": 1})
     subscriber.wait_for(lambda topic, payload: topic == topics.state
