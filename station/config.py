@@ -256,9 +256,6 @@ class SoundSetSection(Schema):
     swell_start: float = Field(default=0.35, ge=0.05, le=1.0)
 
 
-SLOT_ACTIONS = ("note", "chord", "sample", "melody", "drone", "rhythm", "drum")
-
-
 class SlotConfig(Schema):
     # note: one scale degree; chord: a chord on the degree; sample: a [samples] file;
     # melody: the next note of [melody]; drone: a held root and fifth, on/off per press;
