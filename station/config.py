@@ -29,7 +29,8 @@ from station.sound.catalog import (
     MELODIC_INSTRUMENTS,
     SAMPLE_EXTENSIONS,
 )
-from station.sound.theory import NOTE_NAMES, SCALES, chord_notes, parse_note_name
+from station.sound.midi import MidiFileError, melody_notes
+from station.sound.theory import NOTE_NAMES, SCALES, chord_notes, note_name, parse_note_name
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -273,7 +274,9 @@ class SlotConfig(Schema):
 
 class MelodySection(Schema):
     # Note names with octave, e.g. ["E4", "D4", "C4"]; each press plays the next, then wraps.
-    notes: list[str] = Field(min_length=1, max_length=1024)
+    notes: list[str] = Field(default_factory=list, max_length=1024)
+    # Or a small MIDI file (relative to the sound-set file) whose notes become `notes`.
+    file: str = ""
     instrument: str = ""  # "" = the sound set's instrument
 
 
@@ -577,6 +580,23 @@ def check_sound_set(path: Path, data: dict[str, Any], problems: list[str]) -> So
     for number, slot in enumerate(sound_set.slots, start=1):
         _check_slot(path, number, slot, sound_set, problems)
     melody = sound_set.melody
+    if melody is not None and bool(melody.notes) == bool(melody.file):
+        problems.append(
+            f"{path}: melody: give the song either as notes = [\"C4\", ...] or as "
+            "file = \"song.mid\", not both and not neither"
+        )
+    elif melody is not None and melody.file:
+        midi = (path.parent / Path(melody.file).expanduser()).resolve()
+        try:
+            names = [note_name(note) for note in melody_notes(midi)]
+        except MidiFileError as error:
+            problems.append(f"{path}: melody.file: {midi}: {error}")
+        else:
+            if len(names) > 1024:
+                problems.append(f"{path}: melody.file: {midi}: {len(names)} notes; at most "
+                                "1024 fit a one-switch song")
+            melody = melody.model_copy(update={"notes": names[:1024]})
+            sound_set = sound_set.model_copy(update={"melody": melody})
     if melody is not None:
         if melody.instrument and melody.instrument not in MELODIC_INSTRUMENTS:
             problems.append(

@@ -66,3 +66,11 @@ def parse_note_name(name: str) -> int:
     if match is None or match[1] not in NOTE_NAMES:
         raise ValueError(f"{name!r} is not a note name like 'C4', 'F#3' or 'Bb2'")
     return 12 * (int(match[2]) + 1) + NOTE_NAMES[match[1]]
+
+
+_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(midi: int) -> str:
+    """The name of a MIDI note number, with sharps: 61 → 'C#4'."""
+    return f"{_SHARP_NAMES[midi % 12]}{midi // 12 - 1}"

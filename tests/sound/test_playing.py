@@ -379,3 +379,36 @@ def test_an_unused_instrument_rests_and_wakes_in_time_for_the_next_press(
     onset = capture.first_sound(start)
     assert onset is not None and onset - start < 64, "the woken instrument sounds at once"
     assert abs(cents(measured_pitch(capture.array(start + RATE // 10, capture.now)), C4)) < 1
+
+
+def midi_file(notes: list[list[int]]) -> bytes:
+    """A format-0 Standard MIDI File: each inner list starts together, a beat apart."""
+    events = b"\x00\xff\x51\x03\x07\xa1\x20"  # tempo meta event, skipped by the reader
+    for chord in notes:
+        for index, note in enumerate(chord):
+            events += bytes([0 if index else 0x60, 0x90, note, 90])
+        for index, note in enumerate(chord):
+            # Note-offs as note-ons with velocity 0, in running status after the first.
+            events += bytes([0, 0x90, note, 0]) if index == 0 else bytes([0, note, 0])
+    events += b"\x00\xff\x2f\x00"
+    return (b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 0x60])
+            + b"MTrk" + len(events).to_bytes(4, "big") + events)
+
+
+def test_a_melody_from_a_midi_file_plays_its_tune(pyo_server: Any, tmp_path: Path) -> None:
+    # C4, then a chord whose top note (E4) is the tune's, then G4.
+    (tmp_path / "song.mid").write_bytes(midi_file([[60], [55, 64], [67]]))
+    engine = engine_for(
+        SINE_SCALE + '[melody]\nfile = "song.mid"\n[[slots]]\naction = "melody"\n', tmp_path
+    )
+    capture = started(pyo_server, engine)
+    heard = []
+    for _ in range(4):
+        start = capture.now
+        engine.press(1)
+        capture.seconds(0.4)
+        engine.release(1)
+        heard.append(measured_pitch(capture.array(start + RATE // 10, capture.now)))
+        capture.seconds(0.6)
+    for pitch, expected in zip(heard, (C4, E4, G4, C4), strict=True):
+        assert abs(cents(pitch, expected)) < 1.0, f"heard {heard}"

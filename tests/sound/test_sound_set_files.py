@@ -58,6 +58,24 @@ def problems_in(folder: Path, text: str) -> list[str]:
             id="bad-melody-note",
         ),
         pytest.param(
+            HEADER + '[melody]\nfile = "song.mid"\n[[slots]]\naction = "melody"\n',
+            "melody.file: {folder}/song.mid: cannot be read: No such file or directory",
+            id="missing-midi-file",
+        ),
+        pytest.param(
+            HEADER + '[melody]\nfile = "mine.toml"\n[[slots]]\naction = "melody"\n',
+            "melody.file: {folder}/mine.toml: not a Standard MIDI File (it does not start "
+            "with 'MThd')",
+            id="not-a-midi-file",
+        ),
+        pytest.param(
+            HEADER + '[melody]\nnotes = ["C4"]\nfile = "song.mid"\n'
+            '[[slots]]\naction = "melody"\n',
+            'melody: give the song either as notes = ["C4", ...] or as file = "song.mid", '
+            "not both and not neither",
+            id="melody-notes-and-file",
+        ),
+        pytest.param(
             HEADER + '[[slots]]\naction = "melody"\n',
             "slots[#1].action: 'melody' needs a [melody] table with the song's notes",
             id="melody-without-notes",
