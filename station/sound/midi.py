@@ -53,6 +53,8 @@ def _track_note_ons(track: bytes) -> list[tuple[int, int]]:
         else:
             note, velocity = track[at], track[at + 1]
             at += 2
+            if (note | velocity) & 0x80:
+                raise MidiFileError("a note event's data byte is out of range")
             if kind == 0x90 and velocity > 0:
                 found.append((tick, note))
     return found
