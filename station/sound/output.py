@@ -79,11 +79,17 @@ class AudioOutput:
 
     # -- changes, remembered for a rebuilt engine ------------------------------------------
     def set_sound_set(self, sound_set: SoundSet | PreparedSoundSet) -> None:
+        # Prepared (samples checked, rhythms built) before taking the lock, so that presses
+        # are not held up by it; only the switch itself is under the lock.
+        sound = self._sound
+        prepared = sound.prepare(sound_set) if (
+            sound is not None and isinstance(sound_set, SoundSet)) else sound_set
         with self._swap:
             if isinstance(sound_set, SoundSet):
                 self._sound_set = sound_set
             if self._sound is not None:
-                self._sound.set_sound_set(sound_set)
+                # A sound engine rebuilt in the meantime prepares the set for itself.
+                self._sound.set_sound_set(prepared if self._sound is sound else sound_set)
 
     def set_client(self, client: ClientProfile) -> None:
         with self._swap:
@@ -101,10 +107,11 @@ class AudioOutput:
         """Read the samples of `sound_sets` (ConfigError if one cannot be decoded); they are
         the sound sets a rebuilt engine loads."""
         sound_sets = list(sound_sets)
-        with self._swap:
-            if self._sound is not None:
-                self._sound.load_samples(sound_sets)
-            self._sound_sets = sound_sets
+        # Read without the lock: decoding a long file must not hold up presses.
+        sound = self._sound
+        if sound is not None:
+            sound.load_samples(sound_sets)
+        self._sound_sets = sound_sets
 
     def release_all(self) -> None:
         with self._swap:
