@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument(
         "action",
         choices=["status", "select-client", "select-sound-set", "volume", "start-session",
-                 "end-session", "reload"],
+                 "end-session", "start-recording", "stop-recording", "reload"],
     )
     control.add_argument("value", nargs="?", help="client pseudonym, sound-set name or "
                          "volume (0 to 1 of the client's ceiling)")

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class Engine:
         self.station = station
         self.simulate_requested = simulate
         self.record_path = record
+        self.recording: Path | None = None  # the WAV file being recorded, if any
         self.overrides = list(overrides or [])
         self.stopping = threading.Event()
         self.simulated: SimulatedSwitches | None = None
@@ -106,6 +108,7 @@ class Engine:
         self.recorder = EventRecorder(self.station.data_dir)
         if self.record_path is not None:
             self.audio.start_recording(self.record_path)
+            self.recording = self.record_path
         self._start_details = {
             "audio_backend": self.audio.backend,
             "pin_factory": factory_name,
@@ -208,7 +211,7 @@ class Engine:
         self.recorder.record(STATION_STATUS, detail={"engine": "stopped"})
         # Let the fade-out reach the output (and the recording) before the server stops.
         threading.Event().wait(FADE_SECONDS + 0.1)
-        if self.record_path is not None:
+        if self.recording is not None:
             self.audio.stop_recording()
         self.recorder.close()
         self.audio.stop()
@@ -344,7 +347,33 @@ class Engine:
             "audio_backend": self.audio.backend,
             "audio": self.output.state,
             "xruns": self.audio.xruns,
+            "recording": "" if self.recording is None else self.recording.name,
         }
+
+    def start_recording(self) -> Path:
+        """Record what the station plays to a new WAV file in `<data_dir>/recordings/`.
+
+        The name is chosen here (time and session id), never by the sender: a command must not
+        be able to write anywhere else.
+        """
+        with self._control_lock:
+            if self.recording is not None:
+                raise ControlError(f"already recording to {self.recording.name}; stop it first")
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            name = f"{stamp}-{self.session or 'no-session'}.wav"
+            path = self.station.data_dir / "recordings" / name
+            self.audio.start_recording(path)
+            self.recording = path
+            return path
+
+    def stop_recording(self) -> Path:
+        with self._control_lock:
+            if self.recording is None:
+                raise ControlError("not recording")
+            self.audio.stop_recording()
+            path, self.recording = self.recording, None
+            log.info("recording saved: %s", path)
+            return path
 
     def handle_command(self, command: dict[str, Any]) -> dict[str, Any]:
         """One control command (see docs/architecture.md, "Control"); the reply to send."""
@@ -367,6 +396,10 @@ class Engine:
             ):
                 raise ControlError("set_volume: 'volume' must be a number from 0 to 1")
             self.set_volume(volume)
+        elif name == "start_recording":
+            self.start_recording()
+        elif name == "stop_recording":
+            self.stop_recording()
         elif name == "start_session":
             self.start_session()
         elif name == "tag_observation":
@@ -384,7 +417,8 @@ class Engine:
         elif name != "status":
             raise ControlError(
                 f"unknown command {name!r}; commands: select_client, select_sound_set, "
-                "set_volume, start_session, end_session, tag_observation, reload, status"
+                "set_volume, start_session, end_session, tag_observation, start_recording, "
+                "stop_recording, reload, status"
             )
         # "ok" means the change is also recorded in the event log.
         if not self.recorder.flush():

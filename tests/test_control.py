@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from station.telemetry.eventlog import iterate_all
 
 
 @pytest.fixture
-def engine(station_config: Any) -> Iterator[Path]:
-    """`station engine --simulate` running on a copy of the shipped config; yields data_dir."""
+def running_engine(station_config: Any) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    """`station engine --simulate` on a copy of the shipped config: (data_dir, process)."""
     path = station_config({"audio.backend": "null"})
     data_dir = load_station(path).data_dir
     process = subprocess.Popen(
@@ -38,9 +39,15 @@ def engine(station_config: Any) -> Iterator[Path]:
     else:
         process.kill()
         pytest.fail(f"the engine did not open its control socket: {process.communicate()[1]}")
-    yield data_dir
+    yield data_dir, process
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=20)
+
+
+@pytest.fixture
+def engine(running_engine: tuple[Path, subprocess.Popen[str]]) -> Path:
+    """The running engine's data directory (where its control socket is)."""
+    return running_engine[0]
 
 
 def _control(config: Path, *words: str) -> tuple[int, dict[str, Any]]:
@@ -57,7 +64,7 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
     assert reply == {"ok": True, "id": "a1", "state": {
         "client": "C-2M9Q", "sound_set": "calm-bells", "volume": 1.0,
         "session": reply["state"]["session"], "audio_backend": "null", "audio": "playing",
-        "xruns": reply["state"]["xruns"]}}
+        "xruns": reply["state"]["xruns"], "recording": ""}}
     assert send_command(engine, {"command": "select_sound_set", "sound_set": "warm-strings"})["ok"]
     assert send_command(engine, {"command": "set_volume", "volume": 0.5})["state"]["volume"] == 0.5
     assert send_command(engine, {"command": "end_session"})["state"]["session"] == ""
@@ -139,3 +146,37 @@ def test_station_control_without_a_running_engine_says_so(station_config: Any) -
     assert result.returncode == 1
     assert "no engine is running for" in result.stderr
     assert "is the station running with this config?" in result.stderr
+
+
+def test_recording_by_command_writes_what_was_played_to_the_recordings_folder(
+    running_engine: tuple[Path, subprocess.Popen[str]], station_config: Any
+) -> None:
+    engine, process = running_engine
+    config = station_config()
+    code, reply = _control(config, "start-recording")
+    assert code == 0
+    name = reply["state"]["recording"]
+    assert name.endswith(f"-{reply['state']['session']}.wav")
+    again = send_command(engine, {"command": "start_recording"})
+    assert again["ok"] is False and f"already recording to {name}" in again["error"]
+
+    assert process.stdin is not None
+    process.stdin.write("press big-red\n")
+    process.stdin.flush()
+    # The press is recorded once its event is in the log: then the note is sounding.
+    for _ in range(100):
+        if any(e.type == "press" for e in iterate_all(engine)):
+            break
+        threading.Event().wait(0.05)
+    threading.Event().wait(0.3)  # let the note ring into the recording
+    code, reply = _control(config, "stop-recording")
+    assert code == 0 and reply["state"]["recording"] == ""
+    recording = engine / "recordings" / name
+    with wave.open(str(recording)) as wav:
+        assert wav.getnchannels() == 2 and wav.getframerate() == 48000
+        frames = wav.readframes(wav.getnframes())
+    loudest = max(abs(int.from_bytes(frames[i:i + 3], "little", signed=True))
+                  for i in range(0, len(frames), 3))
+    assert loudest > 1e-3 * 2**23, "the press was recorded"
+    again = send_command(engine, {"command": "stop_recording"})
+    assert again == {"ok": False, "error": "not recording"}
