@@ -8,6 +8,10 @@ bare gpiozero + pyo script (station/bench/_reference_synth.py) in the same run. 
 each program as a `press` line on stdin that its simulation turns into
 `MockPin.drive_low()`; the pipe's cost is in both numbers. The time at the output port
 excludes the driver's output buffering (two periods, 2.67 ms) and the converter.
+
+With ``--telemetry-events-per-second 200`` the bench also adds 200 events a second to the
+station's event log while the station is measured, so that the telemetry agent beside the
+engine delivers them to the broker meanwhile (issue 5: the engine's p99 must not move).
 """
 
 from __future__ import annotations
@@ -54,6 +58,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="presses first played and not counted (default 20)")
     parser.add_argument("--hold-ms", type=float, default=20.0,
                         help="how long each press is held, ms (default 20)")
+    parser.add_argument("--telemetry-events-per-second", type=float, default=0.0, metavar="N",
+                        help="while the station is measured, add N events a second to its event "
+                        "log for the telemetry agent to deliver (default 0; issue 5 asks for 200)")
+
+
+class TelemetryLoad:
+    """Adds events to the station's event log at a steady rate, so that the telemetry agent
+    beside the engine is busy delivering while the engine's latency is measured."""
+
+    def __init__(self, data_dir: Path, per_second: float) -> None:
+        from station.telemetry.eventlog import EventRecorder
+
+        self.recorder = EventRecorder(data_dir)
+        self.period = 1.0 / per_second
+        self.recorded = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="telemetry-load", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from station.telemetry.eventlog import PRESS
+
+        due = time.monotonic()
+        while not self.stopping.wait(max(0.0, due - time.monotonic())):
+            self.recorder.record(PRESS, "telemetry-load", None)
+            self.recorded += 1
+            due += self.period
+
+    def close(self) -> int:
+        self.stopping.set()
+        self.thread.join(5)
+        self.recorder.close()
+        return self.recorded
 
 
 class PortListener:
@@ -261,6 +298,10 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 )
                 for role in ("broker", "agent")
             ]
+            load = None
+            data_dir = Path(folder) / "data"
+            if arguments.telemetry_events_per_second > 0:
+                load = TelemetryLoad(data_dir, arguments.telemetry_events_per_second)
             try:
                 measured = _measure(
                     [sys.executable, "-m", "station", "engine", "--simulate", "--config",
@@ -268,7 +309,21 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                     f"sensory-station-{station_id}:output_1", f"press {first_input}",
                     f"release {first_input}", server, arguments, None,
                 )
+                if load is not None:
+                    from station.telemetry.eventlog import DeliveryCursor
+
+                    telemetry = {
+                        "events_per_second": arguments.telemetry_events_per_second,
+                        "added": load.close(),
+                    }
+                    # Read while the agent still runs: how far it had delivered by the end.
+                    cursor = DeliveryCursor(data_dir)
+                    telemetry["delivered_seq"] = cursor.seq
+                    cursor.close()
+                    measured["telemetry_load"] = telemetry
             finally:
+                if load is not None and not load.stopping.is_set():
+                    load.close()
                 for process in beside:
                     process.terminate()
                     process.wait(20)
