@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="presses first played and not counted (default 20)")
     parser.add_argument("--hold-ms", type=float, default=20.0,
                         help="how long each press is held, ms (default 20)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="run jackd (and so the audio threads) with real-time priority, as a "
+                        "Pi does; needs permission for SCHED_FIFO (default: without)")
     parser.add_argument("--telemetry-events-per-second", type=float, default=0.0, metavar="N",
                         help="while the station is measured, add N events a second to its event "
                         "log for the telemetry agent to deliver (default 0; issue 5 asks for 200)")
@@ -187,14 +190,17 @@ def _station_config(folder: Path) -> tuple[Path, str]:
     return station, first_input
 
 
-def _start_jackd(name: str) -> subprocess.Popen[bytes]:
+def _start_jackd(name: str, realtime: bool) -> subprocess.Popen[bytes]:
     import jack
 
     binary = shutil.which("jackd") or "/usr/bin/jackd"
     if not Path(binary).exists():
         raise RuntimeError("jackd is not installed: apt-get install jackd2")
+    # With --realtime, jackd and its clients' audio threads (the engine's and the reference's)
+    # run SCHED_FIFO, as on a Pi whose units allow LimitRTPRIO; needs the right to do so.
+    priority = ["--realtime"] if realtime else ["--no-realtime"]
     process = subprocess.Popen(
-        [binary, "-n", name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+        [binary, "-n", name, *priority, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     jack.set_error_function(lambda message: None)
@@ -277,7 +283,7 @@ def _measure(
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     server = f"bench-{uuid.uuid4().hex[:8]}"
-    jackd = _start_jackd(server)
+    jackd = _start_jackd(server, arguments.realtime)
     try:
         with tempfile.TemporaryDirectory() as folder:
             station, first_input = _station_config(Path(folder))
@@ -339,5 +345,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "goals": {"station_p99_ms": 3.0, "station_p99_over_reference_p99": 1.15, "xruns": 0},
         "not_measured": "16 voices sounding beside the probe (the probe's onset detection "
                         "needs silence before each press)",
-        "caveat": "a 2-core machine shared with other work; jackd without real-time priority",
+        "jackd_realtime": arguments.realtime,
+        "caveat": "a 2-core machine shared with other work"
+        + ("" if arguments.realtime else "; jackd without real-time priority"),
     }
