@@ -56,6 +56,19 @@ class Voice:
         # Order stamps for voice stealing (larger = more recent).
         self.started = 0
         self.released = 0
+        # The press path calls pyo's C objects directly: the Python wrappers check and expand
+        # every argument on every call, about 5 µs per envelope started, most of a note's cost.
+        # Each of these objects has exactly one stream, and the server does not auto-start
+        # children, so the wrapper would do nothing more than these calls.
+        for control in (frequency, swell, *envelopes):
+            if len(control._base_objs) != 1:
+                raise AudioError("a voice's frequency, swell and envelopes must be single-stream")
+        self._set_hertz = frequency._base_objs[0].setValue
+        self._set_level = envelopes[0]._base_objs[0].setMul
+        self._start_envelopes = tuple(
+            control._base_objs[0].play for control in (swell, *envelopes)
+        )
+        self._stop_envelopes = tuple(envelope._base_objs[0].stop for envelope in envelopes)
 
     def start(
         self, hertz: float, level: float, stamp: int, swell_shape: SwellShape = NO_SWELL
@@ -68,17 +81,16 @@ class Voice:
             else:
                 self.swell.replace([(0.0, 1.0), (0.001, 1.0)])
             self.swell_shape = swell_shape
-        self.frequency.value = hertz
-        self.envelopes[0].mul = level
-        self.swell.play()
-        for envelope in self.envelopes:
-            envelope.play()
+        self._set_hertz(hertz)
+        self._set_level(level)
+        for start_envelope in self._start_envelopes:
+            start_envelope(0, 0)
         self.held = True
         self.started = stamp
 
     def stop(self, stamp: int) -> None:
-        for envelope in self.envelopes:
-            envelope.stop()
+        for stop_envelope in self._stop_envelopes:
+            stop_envelope(0)
         self.held = False
         self.released = stamp
 
