@@ -136,3 +136,26 @@ def percentiles(values: list[float]) -> dict[str, float]:
         ordered * 99)
     return {"p50": round(cut[49], 2), "p99": round(cut[98], 2), "max": round(ordered[-1], 2),
             "count": len(ordered)}
+
+
+class BenchStation:
+    """Everything a telemetry benchmark stands on: a broker, a station config in a temporary
+    folder, and a clock on the station's events topic. `close()` removes it all."""
+
+    def __init__(self) -> None:
+        from station.config import load_station
+        from station.telemetry.topics import Topics
+
+        self.folder = bench_folder()
+        self.broker = BenchBroker(self.folder)
+        self.config = station_file(self.folder, self.broker.port)
+        self.station = load_station(self.config)
+        settings = self.station.config
+        topics = Topics(settings.mqtt.topic_root, settings.station.site, settings.station.id)
+        self.clock = ArrivalClock(self.broker.port, topics.events)
+
+    def close(self) -> None:
+        self.clock.close()
+        self.broker.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+

@@ -9,7 +9,6 @@ end-to-end delivery rate, events per second.
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from typing import Any
 
@@ -20,29 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
-    from station.bench._station import (
-        ArrivalClock,
-        BenchBroker,
-        bench_folder,
-        start,
-        station_file,
-        stop,
-    )
-    from station.config import load_station
+    from station.bench._station import BenchStation, start, stop
     from station.telemetry.eventlog import PRESS, EventRecorder
-    from station.telemetry.topics import Topics
 
-    folder = bench_folder()
-    broker = BenchBroker(folder)
-    config = station_file(folder, broker.port)
-    station = load_station(config)
-    topics = Topics(station.config.mqtt.topic_root, station.config.station.site,
-                    station.config.station.id)
-    clock = ArrivalClock(broker.port, topics.events)
-    recorder = EventRecorder(station.data_dir)
+    bench = BenchStation()
+    clock = bench.clock
+    recorder = EventRecorder(bench.station.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
     recorder.flush()
-    agent = start("agent", config)
+    agent = start("agent", bench.config)
     try:
         if not clock.wait_until(lambda arrivals: len(arrivals) >= 1, 30):
             raise SystemExit("the agent did not deliver")
@@ -55,11 +40,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         delivered_all = clock.wait_until(lambda arrivals: len(arrivals) >= total + 1, 300)
         delivered = time.monotonic()
     finally:
-        clock.close()
         stop(agent)
         recorder.close()
-        broker.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        bench.close()
     return {
         "events": total,
         "durability": "SQLite WAL, synchronous=FULL; QoS 1 with a durable delivery cursor",

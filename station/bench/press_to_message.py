@@ -9,7 +9,6 @@ subscriber on the same machine (same monotonic clock). Milliseconds.
 from __future__ import annotations
 
 import argparse
-import shutil
 import threading
 import time
 from typing import Any
@@ -23,27 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
-    from station.bench._station import (
-        ArrivalClock,
-        BenchBroker,
-        bench_folder,
-        percentiles,
-        start,
-        station_file,
-        stop,
-    )
-    from station.config import load_station
-    from station.telemetry.topics import Topics
+    from station.bench._station import BenchStation, percentiles, start, stop
 
-    folder = bench_folder()
-    broker = BenchBroker(folder)
-    config = station_file(folder, broker.port)
-    station = load_station(config)
-    topics = Topics(station.config.mqtt.topic_root, station.config.station.site,
-                    station.config.station.id)
-    clock = ArrivalClock(broker.port, topics.events)
-    engine = start("engine", config, "--simulate")
-    agent = start("agent", config)
+    bench = BenchStation()
+    clock = bench.clock
+    engine = start("engine", bench.config, "--simulate")
+    agent = start("agent", bench.config)
     results: dict[str, Any] = {"unit": "ms", "rates": {}}
     try:
         if not clock.wait_until(lambda arrivals: any(
@@ -70,9 +54,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                          if event["type"] == "press"]
             results["rates"][f"{rate:g}/s"] = {"presses": count, **percentiles(latencies)}
     finally:
-        clock.close()
         stop(agent)
         stop(engine)
-        broker.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        bench.close()
     return results
