@@ -380,6 +380,7 @@ class Engine:
             "session": self.session,
             "audio_backend": self.audio.backend,
             "audio": self.output.state,
+            "audio_problem": self.output.problem,
             "xruns": self.audio.xruns,
             "recording": "" if self.recording is None else self.recording.name,
         }

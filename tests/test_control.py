@@ -64,7 +64,7 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
     assert reply == {"ok": True, "id": "a1", "state": {
         "client": "C-2M9Q", "sound_set": "calm-bells", "volume": 1.0,
         "session": reply["state"]["session"], "audio_backend": "null", "audio": "playing",
-        "xruns": reply["state"]["xruns"], "recording": ""}}
+        "audio_problem": None, "xruns": reply["state"]["xruns"], "recording": ""}}
     assert send_command(engine, {"command": "select_sound_set", "sound_set": "warm-strings"})["ok"]
     assert send_command(engine, {"command": "set_volume", "volume": 0.5})["state"]["volume"] == 0.5
     assert send_command(engine, {"command": "end_session"})["state"]["session"] == ""

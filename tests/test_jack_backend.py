@@ -214,3 +214,68 @@ def test_a_lost_jack_server_is_retried_and_the_sound_comes_back(
         stop_jackd(first)
         if second is not None:
             stop_jackd(second)
+
+
+def test_a_frozen_audio_device_is_noticed_by_the_stall_watch_and_the_sound_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A SIGSTOPped jackd stops asking its clients for audio, as a PortAudio stream whose USB
+    sound card was unplugged does: pyo's server still says it is started."""
+    import time
+
+    from station.config import AudioSection
+    from station.sound.output import LOST, PLAYING, AudioOutput
+    from station.sound.server import STALL_SECONDS
+
+    shipped = load_station(SHIPPED_CONFIG / "station.toml")
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    device = start_jackd(name)
+    output = AudioOutput(AudioSection(backend="jack"), shipped.sound_set, shipped.client, [],
+                         jack_name="stall-test")
+    lost_server = output.audio
+    polled = threading.Event()  # never set: its wait() is the polling interval
+    try:
+        # The stall is timed from the last check that saw the counter move: this one at the
+        # latest.
+        frozen_at = time.monotonic()
+        output.check(now=frozen_at)
+        assert output.state == PLAYING and output.problem is None
+        os.kill(device.pid, signal.SIGSTOP)  # the device freezes
+        lost_at = frozen_at
+        while output.state == PLAYING and lost_at - frozen_at < STALL_SECONDS + 5:
+            assert lost_server.healthy, "pyo still says its server is started"
+            polled.wait(0.1)
+            lost_at = time.monotonic()
+            output.check(now=lost_at)
+        assert output.state == LOST
+        assert output.problem is not None and output.problem.startswith(
+            "stalled: no audio block for ")
+        assert time.monotonic() - frozen_at >= STALL_SECONDS, "lost only after the stall time"
+        assert output.press(1) is False, "a press while the audio is lost plays nothing"
+
+        output.check(now=lost_at + 1.0)  # the first retry: the device is still frozen
+        assert output.state == LOST
+        assert not output.torn_down(0.1), "the lost server cannot shut down while frozen"
+        os.kill(device.pid, signal.SIGCONT)  # the device comes back
+        assert output.torn_down(10), "the lost server did not shut down once the device came back"
+        output.check(now=lost_at + 2.9)  # the next retry waits two seconds, not one
+        assert output.state == LOST
+        output.check(now=lost_at + 3.0)
+        assert output.state == PLAYING and output.problem is None
+        assert output.audio is not lost_server
+
+        listener = OutputListener(name)
+        try:
+            listener.connect("stall-test:output_1")
+            assert output.press(1)
+            assert listener.heard.wait(5), "the sound did not come back"
+        finally:
+            listener.close()
+        output.check()
+        assert output.state == PLAYING, "a server that plays again is not stalled"
+    finally:
+        os.kill(device.pid, signal.SIGCONT)
+        output.release_all()
+        output.audio.stop()
+        stop_jackd(device)

@@ -1,10 +1,11 @@
 """The engine's sound output, surviving the loss of its audio device.
 
 `AudioOutput` owns the audio server and the sound engine built on it and passes presses and
-changes through. When the server dies (the JACK server or the sound card went away), presses
-play nothing but the engine keeps running, so inputs are still counted and recorded; the
-output retries with back-off and, once a server starts again, rebuilds the sound engine with
-the current sound set, client and volume.
+changes through. When the server dies (the JACK server quit) or stalls (the sound card went
+away, the JACK server froze: no audio block asked for in `STALL_SECONDS`), presses play
+nothing but the engine keeps running, so inputs are still counted and recorded; the output
+retries with back-off and, once a server starts again, rebuilds the sound engine with the
+current sound set, client and volume.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 1.0
 LONGEST_RETRY_SECONDS = 30.0
+# How long the health check waits for a lost server to shut down. A server whose device died
+# shuts down in milliseconds; one whose device is frozen (a stopped jackd) blocks in libjack
+# until the device continues or dies, possibly forever. Past this bound the teardown goes on
+# on its own thread and retries wait for it: a new client of a frozen JACK server would block
+# the health check (and with it the systemd watchdog's ping) the same way.
+TEARDOWN_SECONDS = 2.0
 PLAYING = "playing"
 LOST = "lost"
 
@@ -52,7 +59,10 @@ class AudioOutput:
         self.audio.start()
         self._sound: SoundEngine | None = self._build_sound()
         self.state = PLAYING
+        # Why the audio was lost ("stalled: no audio block for 2.0 s"); None while playing.
+        self.problem: str | None = None
         self.losses = 0
+        self._teardown: threading.Thread | None = None
         self._retry_delay = FIRST_RETRY_SECONDS
         self._next_retry = 0.0
 
@@ -131,27 +141,48 @@ class AudioOutput:
 
     # -- health --------------------------------------------------------------------------
     def check(self, now: float | None = None) -> None:
-        """Notice a lost server and retry on schedule; called by the engine's health loop."""
+        """Notice a lost or stalled server and retry on schedule; called by the engine's health
+        loop about once a second.
+
+        `now` is the retry schedule's clock (monotonic seconds, default now); the stall watch
+        always reads the real monotonic clock, as pyo's sample counter moves in real time.
+        """
         now = time.monotonic() if now is None else now
-        if self.state == PLAYING and not self.audio.healthy:
-            self._lose(now)
+        if self.state == PLAYING:
+            problem = self.audio.problem()
+            if problem is not None:
+                self._lose(now, problem)
         elif self.state == LOST and now >= self._next_retry:
             self._retry(now)
 
-    def _lose(self, now: float) -> None:
+    def _lose(self, now: float, problem: str) -> None:
+        # LOST before the teardown, which may block: from here presses play nothing.
         with self._swap:
             self._sound = None
             self.state = LOST
+            self.problem = problem
         self.losses += 1
-        self.audio.stop()
         self._retry_delay = FIRST_RETRY_SECONDS
         self._next_retry = now + self._retry_delay
         log.error(
-            "audio lost (%s backend); presses are still counted; retrying in %.0f s",
-            self.audio.backend, self._retry_delay,
+            "audio lost: %s (%s backend); presses are still counted; retrying in %.0f s",
+            problem, self.audio.backend, self._retry_delay,
         )
+        self._teardown = threading.Thread(
+            target=self.audio.stop, name="audio-teardown", daemon=True
+        )
+        self._teardown.start()
+        self._teardown.join(TEARDOWN_SECONDS)
+        if self._teardown.is_alive():
+            log.warning(
+                "the lost %s server did not shut down within %.0f s (its device is frozen); "
+                "retrying once it has", self.audio.backend, TEARDOWN_SECONDS,
+            )
 
     def _retry(self, now: float) -> None:
+        if self._teardown is not None and self._teardown.is_alive():
+            self._back_off(now, "the lost server has not shut down yet: its device is frozen")
+            return
         # The backend that was lost, not `auto` again: falling back to the silent backend
         # would look healthy and play nothing.
         settings = self._settings.model_copy(update={"backend": self.audio.backend})
@@ -161,16 +192,27 @@ class AudioOutput:
             sound = self._build_sound()
         except AudioError as error:
             audio.stop()
-            self._retry_delay = min(self._retry_delay * 2, LONGEST_RETRY_SECONDS)
-            self._next_retry = now + self._retry_delay
-            log.warning("audio still unavailable (%s); retrying in %.0f s", error,
-                        self._retry_delay)
+            self._back_off(now, str(error))
             return
         with self._swap:
             self.audio = audio
             self._sound = sound
             self.state = PLAYING
+            self.problem = None
         log.info("audio back on the %s backend", audio.backend)
+
+    def torn_down(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a lost server to finish shutting down; True once
+        it has, or when none is shutting down."""
+        if self._teardown is not None:
+            self._teardown.join(timeout)
+            return not self._teardown.is_alive()
+        return True
+
+    def _back_off(self, now: float, why: str) -> None:
+        self._retry_delay = min(self._retry_delay * 2, LONGEST_RETRY_SECONDS)
+        self._next_retry = now + self._retry_delay
+        log.warning("audio still unavailable (%s); retrying in %.0f s", why, self._retry_delay)
 
     @property
     def sound(self) -> SoundEngine | None:

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("jack", "portaudio", "null")
 
+# A server whose sample counter has not moved for this long has lost its device. A busy
+# machine makes blocks late by a few periods (an xrun, milliseconds), never by seconds: two
+# seconds are hundreds of blocks in a row (a block is 1.3 to 11 ms), so this does not trip on
+# load, and with the once-a-second health check a stall is noticed within three seconds.
+STALL_SECONDS = 2.0
+
 
 def jack_server_running() -> bool:
     """True when a JACK server answers (checked with a throwaway client, never started)."""
@@ -108,6 +114,12 @@ class AudioServer:
         # blocks rendered more than a block period late. None: the backend cannot tell.
         self.xruns: int | None = None
         self._xrun_monitor: Any = None
+        # Claims the teardown, so that a second stop() (the engine stopping while a lost
+        # server is still being torn down) returns at once instead of tearing down twice.
+        self._stopping = threading.Lock()
+        # The stall watch: pyo's sample counter as last read, and when it last moved.
+        self._samples_seen = -1
+        self._samples_moved_at = 0.0
 
     def start(self) -> None:
         """Boot and start the server; raises AudioError naming the backend if it cannot."""
@@ -141,13 +153,14 @@ class AudioServer:
             )
         server.start()
         self.server = server
+        self._samples_moved_at = time.monotonic()
         self._running.set()
         if kind == "jack":
             self._watch_jack_xruns()
         if kind == "manual":
             self.xruns = 0
             self._pacer = threading.Thread(
-                target=self._pace_null_backend, name="null-audio", daemon=True
+                target=self._pace_null_backend, args=(server,), name="null-audio", daemon=True
             )
             self._pacer.start()
         log.info(
@@ -176,13 +189,13 @@ class AudioServer:
         monitor.activate()
         self._xrun_monitor = monitor
 
-    def _pace_null_backend(self) -> None:
+    def _pace_null_backend(self, server: Any) -> None:
         """Advance the manual server one block per block period of wall-clock time."""
         period = self.audio.buffer_size / self.audio.sample_rate
         next_block = time.monotonic()
         late = False
         while self._running.is_set():
-            self.server.process()
+            server.process()
             self.blocks_processed += 1
             next_block += period
             delay = next_block - time.monotonic()
@@ -200,12 +213,43 @@ class AudioServer:
 
     @property
     def healthy(self) -> bool:
-        """False once the server stopped or the null backend's pacing thread died."""
+        """False once the server stopped or the null backend's pacing thread died.
+
+        What the server says of itself: a PortAudio device that disappeared, or a frozen JACK
+        server, leaves pyo's server started but no longer asked for audio; `problem()` also
+        notices that.
+        """
         if self.server is None or not self._running.is_set():
             return False
         if self._pacer is not None:
             return self._pacer.is_alive()
         return bool(self.server.getIsStarted())
+
+    def problem(self) -> str | None:
+        """Why the server is not playing, None while it is; for a health check about once a
+        second (it reads one counter of pyo's, never waits on the audio thread).
+
+        jack and portaudio: also a stall, no audio block asked for during `STALL_SECONDS`
+        of wall-clock time (monotonic) between calls. The null backend is paced by our own
+        thread, which `healthy` watches.
+        """
+        server = self.server
+        if server is None or not self.healthy:
+            if self._pacer is not None and server is not None and self._running.is_set():
+                return "stopped: the null backend's pacing thread died"
+            return f"stopped: the {self.backend} server shut down"
+        if self._pacer is not None:
+            return None
+        samples = int(server.getCurrentTimeInSamples())
+        now = time.monotonic()
+        if samples != self._samples_seen:
+            self._samples_seen = samples
+            self._samples_moved_at = now
+            return None
+        stalled = now - self._samples_moved_at
+        if stalled < STALL_SECONDS:
+            return None
+        return f"stalled: no audio block for {stalled:.1f} s"
 
     def start_recording(self, path: Path) -> None:
         """Record everything the station plays to a 24-bit WAV file at `path`."""
@@ -219,15 +263,22 @@ class AudioServer:
             self.server.recstop()
 
     def stop(self) -> None:
-        if self.server is None:
+        """Stop and shut the server down; a second call returns at once.
+
+        Can block for as long as the device is frozen: libjack's deactivate and close wait
+        for an answer from the JACK server with no time-out (a SIGSTOPped jackd keeps them
+        waiting until it continues or dies). AudioOutput calls it on a thread of its own.
+        """
+        with self._stopping:
+            server, self.server = self.server, None
+        if server is None:
             return
         self._running.clear()
-        if self._xrun_monitor is not None:
-            self._xrun_monitor.deactivate()
-            self._xrun_monitor.close()
-            self._xrun_monitor = None
+        monitor, self._xrun_monitor = self._xrun_monitor, None
+        if monitor is not None:
+            monitor.deactivate()
+            monitor.close()
         if self._pacer is not None:
             self._pacer.join(timeout=2)
-        self.server.stop()
-        self.server.shutdown()
-        self.server = None
+        server.stop()
+        server.shutdown()

@@ -33,7 +33,7 @@ def mosquitto_pub(port: int, topic: str, payload: str, *extra: str) -> None:
 
 # The engine's health readings move on their own (an xrun on a loaded machine); a command
 # must leave the settings alone, which is what these tests compare.
-HEALTH_READINGS = ("xruns", "audio")
+HEALTH_READINGS = ("xruns", "audio", "audio_problem")
 
 
 def settings_of(state: dict[str, Any]) -> dict[str, Any]:
