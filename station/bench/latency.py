@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 RATE = 48000
 PERIOD = 64
@@ -333,8 +333,19 @@ def _measure(
 ) -> dict[str, Any]:
     """Press and release `arguments.presses` times (after the warm-up) through the program's
     stdin; `background` lines are sent first, to start the voices that sound meanwhile."""
+    # The program's log, kept to say why it stopped if it does.
+    with tempfile.TemporaryFile("w+") as log_file:
+        return _measure_logged(log_file, command, port, press, release, server, arguments,
+                               ready_line, background, background_voices)
+
+
+def _measure_logged(
+    log_file: IO[str], command: list[str], port: str, press: str, release: str, server: str,
+    arguments: argparse.Namespace, ready_line: str | None, background: Sequence[str],
+    background_voices: int,
+) -> dict[str, Any]:
     program = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
         text=True, env={**os.environ, "JACK_DEFAULT_SERVER": server},
     )
     assert program.stdin is not None and program.stdout is not None
@@ -384,6 +395,12 @@ def _measure(
         xruns_near_presses = listener.xruns_near_presses(measured_from)
         dropouts = listener.dropouts(measured_from)
         seconds = time.monotonic() - started
+    except (BrokenPipeError, RuntimeError) as error:
+        log_file.seek(0)
+        tail = "".join(log_file.readlines()[-15:])
+        raise RuntimeError(
+            f"{command[-1]}: {error}; exit status {program.poll()}; its log ends:\n{tail}"
+        ) from error
     finally:
         listener.close()
         program.terminate()
