@@ -297,16 +297,25 @@ class Drone(Instrument):
     """A drone: a soft, slowly beating tone that fades in over seconds and holds."""
 
     name = "drone"
+    # The partials a slight self-modulation gives a sine (about what pyo's SineLoop makes at
+    # feedback 0.06), as a wavetable. SineLoop with feedback crashed pyo 1.1.0 (a segmentation
+    # fault inside its audio loop) after seconds to minutes of held drones, found holding
+    # drones in the latency benchmark; a wavetable oscillator ran the same frequencies for
+    # 400,000 blocks without one.
+    PARTIALS = (1.0, 0.19, 0.05, 0.01)
+
+    def __init__(self, polyphony: int = 8) -> None:
+        self._wave = pyo.HarmTable(list(self.PARTIALS))
+        super().__init__(polyphony)
 
     def _build_voice(self) -> Voice:
         frequency = pyo.Sig(110.0)
         swell = new_swell()
         envelope = pyo.Adsr(attack=1.5, decay=0.1, sustain=1.0, release=2.0, dur=0, mul=0.0)
-        # A little feedback adds upper partials; the 0.2 Hz detune beats gently. Two objects
-        # rather than one fed a list of frequencies: the multichannel form crashed pyo 1.1.0
-        # (a segmentation fault) once more than a few dozen voices sounded.
-        root = pyo.SineLoop(freq=frequency, feedback=0.06, mul=0.5)
-        beating = pyo.SineLoop(freq=frequency + 0.2, feedback=0.06, mul=0.5)
+        # The 0.2 Hz detune beats gently. Two objects rather than one fed a list of
+        # frequencies, as in the pad.
+        root = pyo.Osc(self._wave, freq=frequency, mul=0.5)
+        beating = pyo.Osc(self._wave, freq=frequency + 0.2, mul=0.5)
         output = pyo.ButLP(root + beating, freq=1200, mul=envelope * swell)
         return Voice(frequency, (envelope,), swell, output, (root, beating, output))
 

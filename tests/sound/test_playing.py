@@ -348,6 +348,30 @@ def test_every_instrument_renders_dozens_of_sounding_voices_without_crashing() -
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_held_drones_keep_sounding_for_minutes_without_crashing() -> None:
+    # pyo 1.1.0's SineLoop with feedback, which the drone used, crashed (segmentation fault)
+    # within a minute or two of drones on these low notes. In a child process, so that a crash
+    # fails this test instead of ending the test run.
+    script = (
+        "import pyo\n"
+        "server = pyo.Server(audio='manual', nchnls=2, sr=48000, buffersize=64, duplex=0)\n"
+        "server.deactivateMidi(); server.boot(); server.start()\n"
+        "from station.sound.instruments import Drone\n"
+        "drone = Drone(polyphony=12)\n"
+        "out = drone.output.out()\n"
+        "for hertz in (65.41, 73.42, 82.41, 98.0, 130.81, 146.83) * 2:\n"
+        "    drone.note_on(hertz, 0.5)\n"
+        "for block in range(100_000):\n"
+        "    server.process()\n"
+        "print(max(abs(float(out.get())) for _ in range(200) if server.process() is None))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Twelve voices at level 0.5 before the safety chain: between silence and 12, never NaN.
+    assert 0.01 < float(result.stdout.split()[-1]) < 12.0, "still sounding at the end"
+
+
 def test_an_unused_instrument_rests_and_wakes_in_time_for_the_next_press(
     pyo_server: Any, tmp_path: Path
 ) -> None:
