@@ -402,7 +402,8 @@ class SampleVoice(Voice):
 
 
 class LoadedSample:
-    """A sound file in memory (its first channel), with the rate that plays it at its pitch."""
+    """A sound file in memory, mixed down to one channel (the engine's mix is mono before the
+    safety chain), with the rate that plays it at its pitch."""
 
     def __init__(self, path: Path) -> None:
         info = pyo.sndinfo(str(path))
@@ -412,7 +413,15 @@ class LoadedSample:
                 f"sample {path}: cannot be read as a sound file (WAV, FLAC, OGG or AIFF)"
             )
         self.path = path
+        channels = int(info[3])
         self.table = pyo.SndTable(str(path), chnl=0)
+        if channels > 1:
+            # The average of every channel, mixed in pyo's C code: a therapist's stereo
+            # recording may have its instrument on one side only.
+            for channel in range(1, channels):
+                self.table.add(pyo.SndTable(str(path), chnl=channel))
+            self.table.mul(1.0 / channels)
+        self.channels = channels
         self.rate = float(self.table.getRate())
         self.seconds = float(info[1])
         # (modification time, size) of the file when it was read.

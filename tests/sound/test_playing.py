@@ -240,6 +240,32 @@ def test_the_sampler_plays_the_files_content(pyo_server: Any, tmp_path: Path) ->
     assert capture.peak(onset + int(0.31 * RATE)) < 1e-4, "and stops where the file ends"
 
 
+def test_the_sampler_plays_every_channel_of_a_stereo_file(pyo_server: Any, tmp_path: Path) -> None:
+    # A stereo recording with the tone on the right channel only, the left one silent.
+    frames = np.zeros((int(0.3 * RATE), 2), dtype="<i2")
+    frames[:, 1] = 16000 * np.sin(2 * np.pi * 500.0 * np.arange(len(frames)) / RATE)
+    with wave.open(str(tmp_path / "right.wav"), "wb") as file:
+        file.setnchannels(2)
+        file.setsampwidth(2)
+        file.setframerate(RATE)
+        file.writeframes(frames.tobytes())
+    engine = engine_for(
+        SINE_SCALE + '[samples]\nright = "right.wav"\n'
+        '[[slots]]\naction = "sample"\nsample = "right"\nvelocity = 1.0\n',
+        tmp_path,
+    )
+    capture = started(pyo_server, engine)
+    start = capture.now
+    engine.press(1)
+    capture.seconds(0.4)
+
+    onset = capture.first_sound(start)
+    assert onset is not None, "the right channel's tone is heard"
+    assert abs(cents(measured_pitch(capture.array(onset + 960, onset + 12000)), 500.0)) < 1.0
+    # Mixed down as the average of both channels: half the level of a mono file's tone.
+    assert 0.02 < capture.peak(onset + 2400, onset + 12000) < 0.2
+
+
 def test_a_sound_set_swap_under_held_notes_leaves_nothing_after_release(
     pyo_server: Any, tmp_path: Path
 ) -> None:
