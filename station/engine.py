@@ -78,6 +78,15 @@ def freeze_long_lived_objects(*, collect: bool) -> None:
     )
 
 
+def next_recording_part(path: Path) -> Path:
+    """The file a recording continues in after the audio device was lost: `name-part2.wav`
+    after `name.wav`, `name-part3.wav` after that."""
+    stem, _, number = path.stem.rpartition("-part")
+    if stem and number.isdigit():
+        return path.with_name(f"{stem}-part{int(number) + 1}{path.suffix}")
+    return path.with_name(f"{path.stem}-part2{path.suffix}")
+
+
 class Engine:
     """Owns the audio server, the sound engine, the switches and the event recorder."""
 
@@ -211,9 +220,7 @@ class Engine:
         while not self.stopping.wait(min(period, HEALTH_CHECK_SECONDS)):
             self.output.check()
             if self.audio is not self._frozen_audio:
-                # A rebuilt server and sound engine: tens of thousands of new pyo objects.
-                freeze_long_lived_objects(collect=False)
-                self._frozen_audio = self.audio
+                self._audio_rebuilt()
             self.output.rest_unused()
             if not self.healthy():
                 # Stop feeding the watchdog and exit non-zero: systemd or `station run`
@@ -229,6 +236,22 @@ class Engine:
             sdnotify.watchdog_ping()
         self.stop()
         return status
+
+    def _audio_rebuilt(self) -> None:
+        """The audio device came back with a new server and sound engine."""
+        # Tens of thousands of new pyo objects, to be kept out of garbage collection.
+        freeze_long_lived_objects(collect=False)
+        self._frozen_audio = self.audio
+        with self._control_lock:
+            if self.recording is None:
+                return
+            # The lost server closed the file it recorded to; the session's recording goes on
+            # in a new part beside it, so that a therapist's recording keeps what follows.
+            part = next_recording_part(self.recording)
+            self.audio.start_recording(part)
+            log.warning("audio back: the recording %s ended at the loss and continues in %s",
+                        self.recording.name, part.name)
+            self.recording = part
 
     def stop(self) -> None:
         sdnotify.stopping()
@@ -394,6 +417,11 @@ class Engine:
         with self._control_lock:
             if self.recording is not None:
                 raise ControlError(f"already recording to {self.recording.name}; stop it first")
+            if self.output.state == LOST:
+                raise ControlError(
+                    f"the audio is lost ({self.output.problem}): there is nothing to record "
+                    "until it is back"
+                )
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{stamp}-{self.session or 'no-session'}.wav"
             path = self.station.data_dir / "recordings" / name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -279,3 +280,83 @@ def test_a_frozen_audio_device_is_noticed_by_the_stall_watch_and_the_sound_comes
         output.release_all()
         output.audio.stop()
         stop_jackd(device)
+
+
+def _loudest_sample(recording: Path) -> float:
+    """The loudest sample of a 24-bit WAV file, as a fraction of full scale."""
+    import wave
+
+    with wave.open(str(recording)) as wav:
+        frames = wav.readframes(wav.getnframes())
+    return max((abs(int.from_bytes(frames[i:i + 3], "little", signed=True))
+                for i in range(0, len(frames), 3)), default=0) / 2**23
+
+
+def test_a_recording_goes_on_in_a_new_part_after_the_audio_device_comes_back(
+    station_config: Any,
+) -> None:
+    from station.control import ControlError, send_command
+
+    path = station_config({"audio.backend": "jack"})
+    data_dir = load_station(path).data_dir
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    first = start_jackd(name)
+    second = None
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "station", "engine", "--simulate", "--config", str(path)],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "JACK_DEFAULT_SERVER": name},
+    )
+    assert engine.stdin is not None
+    polled = threading.Event()  # never set: its wait() is the polling interval
+
+    def state_when(condition: Any, timeout: float) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for _ in range(int(timeout * 10)):
+            with contextlib.suppress(ControlError):
+                state = send_command(data_dir, {"command": "status"}, timeout=1)["state"]
+            if state and condition(state):
+                return state
+            polled.wait(0.1)
+        pytest.fail(f"the engine did not get there within {timeout} s; last state {state}")
+
+    def press_and_let_ring() -> None:
+        engine.stdin.write("press big-red\nrelease big-red\n")
+        engine.stdin.flush()
+        polled.wait(0.5)
+
+    try:
+        state_when(lambda state: state["audio"] == "playing", 30)
+        started = send_command(data_dir, {"command": "start_recording"})
+        assert started["ok"], started
+        first_part = data_dir / "recordings" / started["state"]["recording"]
+        press_and_let_ring()
+
+        stop_jackd(first)  # the sound card goes away mid-recording
+        lost = state_when(lambda state: state["audio"] == "lost", 15)
+        assert lost["recording"] == first_part.name
+        refused = send_command(data_dir, {"command": "start_recording"})
+        assert refused["ok"] is False and "already recording" in refused["error"]
+
+        second = start_jackd(name)  # and comes back
+        back = state_when(lambda state: state["audio"] == "playing", 40)
+        second_part = first_part.with_name(f"{first_part.stem}-part2.wav")
+        assert back["recording"] == second_part.name
+        press_and_let_ring()
+        stopped = send_command(data_dir, {"command": "stop_recording"})
+        assert stopped["ok"] and stopped["state"]["recording"] == ""
+
+        stop_jackd(second)  # lost again: a new recording would record nothing
+        state_when(lambda state: state["audio"] == "lost", 15)
+        refused = send_command(data_dir, {"command": "start_recording"})
+        assert refused["ok"] is False and refused["error"].startswith("the audio is lost (")
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        _, log = engine.communicate(timeout=30)
+        stop_jackd(first)
+        if second is not None:
+            stop_jackd(second)
+    assert "continues in " + second_part.name in log
+    # Each part holds the press played while it was being recorded.
+    assert _loudest_sample(first_part) > 1e-3, "the press before the loss was recorded"
+    assert _loudest_sample(second_part) > 1e-3, "the press after the loss was recorded"

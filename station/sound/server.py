@@ -114,6 +114,7 @@ class AudioServer:
         # blocks rendered more than a block period late. None: the backend cannot tell.
         self.xruns: int | None = None
         self._xrun_monitor: Any = None
+        self.recording = False  # a WAV file is being recorded
         # Claims the teardown, so that a second stop() (the engine stopping while a lost
         # server is still being torn down) returns at once instead of tearing down twice.
         self._stopping = threading.Lock()
@@ -256,11 +257,13 @@ class AudioServer:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.server.recordOptions(dur=-1, filename=str(path), fileformat=0, sampletype=1)
         self.server.recstart()
+        self.recording = True
         log.info("recording to %s", path)
 
     def stop_recording(self) -> None:
-        if self.server is not None:
+        if self.server is not None and self.recording:
             self.server.recstop()
+        self.recording = False
 
     def stop(self) -> None:
         """Stop and shut the server down; a second call returns at once.
@@ -273,6 +276,11 @@ class AudioServer:
             server, self.server = self.server, None
         if server is None:
             return
+        if self.recording:
+            # Closes the file with its header filled in; pyo's shutdown after a lost device
+            # leaves a WAV whose header says it holds nothing. First: what follows may block.
+            server.recstop()
+            self.recording = False
         self._running.clear()
         monitor, self._xrun_monitor = self._xrun_monitor, None
         if monitor is not None:
