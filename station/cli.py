@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -333,6 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     component = arguments.command if arguments.command != "config" else "station"
     setup_logging(component, arguments.verbose)
+    # A crash in C code (pyo, libjack, a driver) prints every thread's Python stack to stderr,
+    # which systemd keeps in the journal: what the process was doing when it died.
+    faulthandler.enable()
     handlers = {
         "run": _run_station,
         "demo": _run_demo,

@@ -397,7 +397,7 @@ def _measure_logged(
         seconds = time.monotonic() - started
     except (BrokenPipeError, RuntimeError) as error:
         log_file.seek(0)
-        tail = "".join(log_file.readlines()[-15:])
+        tail = "".join(log_file.readlines()[-60:])
         raise RuntimeError(
             f"{command[-1]}: {error}; exit status {program.poll()}; its log ends:\n{tail}"
         ) from error
