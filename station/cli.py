@@ -336,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(component, arguments.verbose)
     # A crash in C code (pyo, libjack, a driver) prints every thread's Python stack to stderr,
     # which systemd keeps in the journal: what the process was doing when it died.
-    faulthandler.enable()
+    faulthandler.enable(file=2)  # the descriptor: sys.stderr may be replaced (tests, wrappers)
     handlers = {
         "run": _run_station,
         "demo": _run_demo,
