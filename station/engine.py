@@ -56,7 +56,7 @@ def freeze_long_lived_objects(*, collect: bool) -> None:
     """Leave the objects that live as long as the engine out of garbage collection.
 
     pyo's audio callback holds the GIL for each block, and a full collection holds it for as
-    long as it takes to walk every object: about 10 ms for the engine's objects on this
+    long as it takes to walk every object: 12 to 15 ms for the engine's ~57,000 on this
     project's x86 test machine, several times the 2.7 ms of output buffering at 64 frames, so
     each one was a dropout. Once frozen, a collection walks only what was made since.
     `collect` first frees what is already garbage (itself one full collection: start-up only,
