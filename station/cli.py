@@ -149,10 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument(
         "action",
         choices=["status", "select-client", "select-sound-set", "volume", "start-session",
-                 "end-session", "start-recording", "stop-recording", "reload"],
+                 "end-session", "tag-observation", "start-recording", "stop-recording",
+                 "reload"],
     )
-    control.add_argument("value", nargs="?", help="client pseudonym, sound-set name or "
-                         "volume (0 to 1 of the client's ceiling)")
+    control.add_argument("value", nargs="?", help="client pseudonym, sound-set name, volume "
+                         "(0 to 1 of the client's ceiling) or observation tag (prompted, "
+                         "independent, hand-over-hand)")
+    control.add_argument("--note", help="tag-observation: a note of up to 200 characters, "
+                         "with or without a tag")
 
     watch = commands.add_parser(
         "watch", help="live view of one or all stations, from the MQTT broker",
@@ -280,6 +284,12 @@ def _run_control(arguments: argparse.Namespace) -> int:
                 return 2
         else:
             command[key] = arguments.value
+    if action == "tag_observation":
+        # The engine checks the tag and the note and says what is allowed.
+        if arguments.value is not None:
+            command["tag"] = arguments.value
+        if arguments.note is not None:
+            command["note"] = arguments.note
     try:
         reply = send_command(
             data_dir_of(arguments.config or default_config(), arguments.overrides), command

@@ -180,3 +180,21 @@ def test_recording_by_command_writes_what_was_played_to_the_recordings_folder(
     assert loudest > 1e-3 * 2**23, "the press was recorded"
     again = send_command(engine, {"command": "stop_recording"})
     assert again == {"ok": False, "error": "not recording"}
+
+
+def test_station_control_tags_an_observation_in_the_running_session(
+    engine: Path, station_config: Any
+) -> None:
+    config = station_config()
+    code, reply = _control(config, "tag-observation", "independent", "--note", "reached alone")
+    assert code == 0 and reply["ok"], reply
+    code, reply = _control(config, "tag-observation", "--note", "smiled at the drum")
+    assert code == 0 and reply["ok"], reply
+    code, reply = _control(config, "tag-observation", "helped")
+    assert code == 1 and reply["ok"] is False
+    assert "no tag 'helped'; tags: prompted, independent, hand-over-hand" in reply["error"]
+
+    observations = [e.detail for e in iterate_all(engine) if e.type == "observation"]
+    assert observations == [
+        {"tag": "independent", "note": "reached alone"}, {"note": "smiled at the drum"},
+    ], "the refused tag recorded nothing"
