@@ -54,6 +54,19 @@ def started(pyo_server: Any, engine: Any) -> Capture:
     return capture
 
 
+def pitches_of_presses(capture: Capture, engine: Any, presses: int) -> list[float]:
+    """Press slot 1 `presses` times, 0.4 s each with 0.6 s between; the pitch heard each time."""
+    heard = []
+    for _ in range(presses):
+        start = capture.now
+        engine.press(1)
+        capture.seconds(0.4)
+        engine.release(1)
+        heard.append(measured_pitch(capture.array(start + RATE // 10, capture.now)))
+        capture.seconds(0.6)
+    return heard
+
+
 def test_each_note_is_within_one_cent_of_the_scale(pyo_server: Any, tmp_path: Path) -> None:
     expected = {1: C4, 3: E4, 5: G4, 6: A4, 7: B4, 9: D5, 10: E5}
     slots = "".join(f"[[slots]]\ndegree = {degree}\n" for degree in expected)
@@ -109,15 +122,7 @@ def test_the_melody_switch_steps_through_the_song_and_wraps(
         SINE_SCALE + '[melody]\nnotes = ["C4", "E4", "G4"]\n[[slots]]\naction = "melody"\n',
         tmp_path,
     )
-    capture = started(pyo_server, engine)
-    heard = []
-    for _ in range(4):
-        start = capture.now
-        engine.press(1)
-        capture.seconds(0.4)
-        engine.release(1)
-        heard.append(measured_pitch(capture.array(start + RATE // 10, capture.now)))
-        capture.seconds(0.6)
+    heard = pitches_of_presses(started(pyo_server, engine), engine, 4)
     for pitch, expected in zip(heard, (C4, E4, G4, C4), strict=True):
         assert abs(cents(pitch, expected)) < 1.0, f"heard {heard}"
 
@@ -451,14 +456,6 @@ def test_a_melody_from_a_midi_file_plays_its_tune(pyo_server: Any, tmp_path: Pat
     engine = engine_for(
         SINE_SCALE + '[melody]\nfile = "song.mid"\n[[slots]]\naction = "melody"\n', tmp_path
     )
-    capture = started(pyo_server, engine)
-    heard = []
-    for _ in range(4):
-        start = capture.now
-        engine.press(1)
-        capture.seconds(0.4)
-        engine.release(1)
-        heard.append(measured_pitch(capture.array(start + RATE // 10, capture.now)))
-        capture.seconds(0.6)
+    heard = pitches_of_presses(started(pyo_server, engine), engine, 4)
     for pitch, expected in zip(heard, (C4, E4, G4, C4), strict=True):
         assert abs(cents(pitch, expected)) < 1.0, f"heard {heard}"
