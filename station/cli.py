@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from station.config import (
     load_station,
 )
 from station.errors import ConfigError, StationError
+from station.signals import on_signals
 
 log = logging.getLogger("station")
 
@@ -196,9 +198,8 @@ def _load(arguments: argparse.Namespace) -> LoadedStation:
     return load_station(arguments.config or default_config(), arguments.overrides)
 
 
-def _stop_on_signals(stop: object) -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())  # type: ignore[attr-defined]
+def _stop_on_signals(stop: threading.Event) -> None:
+    on_signals((signal.SIGINT, signal.SIGTERM), stop.set)
 
 
 def _run_engine(arguments: argparse.Namespace) -> int:
@@ -210,7 +211,7 @@ def _run_engine(arguments: argparse.Namespace) -> int:
     )
     _stop_on_signals(engine.stopping)
     # SIGHUP (systemctl reload) re-reads the config; a broken file keeps the running settings.
-    signal.signal(signal.SIGHUP, lambda *_: engine.reload())
+    on_signals((signal.SIGHUP,), engine.reload)
     return engine.run()
 
 

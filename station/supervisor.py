@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from station.config import LoadedStation
+from station.signals import on_signals
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,7 @@ class Supervisor:
 
     def run_until_stopped(self, poll_seconds: float = 0.2) -> None:
         """Supervise until SIGINT/SIGTERM (or `stopping` is set), then stop everything."""
-        previous = {
-            signum: signal.signal(signum, lambda *_: self.stopping.set())
-            for signum in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous = on_signals((signal.SIGINT, signal.SIGTERM), self.stopping.set)
         try:
             while not self.stopping.wait(poll_seconds):
                 self.check()

@@ -83,8 +83,15 @@ class StationProcess:
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                # faulthandler in the process prints every thread's stack on SIGABRT.
+                self.process.send_signal(signal.SIGABRT)
+                try:
+                    self.process.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+                if self._reader is not None:
+                    self._reader.join(5)
                 pytest.fail(f"station {self.arguments[0]} ignored SIGTERM:\n{self.log}")
         if self._reader is not None:
             self._reader.join(5)
