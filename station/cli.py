@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -50,14 +51,17 @@ def setup_logging(component: str, verbose: bool) -> None:
     )
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, *, again: bool = False) -> None:
+    """--config and --set; `again` on a subcommand whose parent has them, so that they may
+    stand before or after it (the subcommand's defaults must not overwrite the parent's)."""
     parser.add_argument(
-        "--config", type=Path, default=None, metavar="PATH",
+        "--config", type=Path, default=argparse.SUPPRESS if again else None, metavar="PATH",
         help="station file (default: $STATION_CONFIG, /etc/sensory-station/station.toml, "
         "or ./config/station.toml)",
     )
     parser.add_argument(
-        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+        "--set", action="append", default=argparse.SUPPRESS if again else [],
+        metavar="SECTION.KEY=VALUE", dest="overrides",
         help="override one setting of the station file (repeatable), e.g. --set mqtt.port=1884",
     )
 
@@ -70,6 +74,36 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--record", type=Path, metavar="FILE.wav", help="record everything played to a WAV file"
     )
+
+
+def _add_control_parser(commands: Any) -> None:
+    """`station control ACTION [VALUE] [--OPTION ...]`, one action per command schema."""
+    from station.contract.commands import command_specs
+
+    control = commands.add_parser(
+        "control", help="send a command to the running engine",
+        description="Send one command to the engine of this station (through the control "
+        "socket in its data directory) and print the reply as JSON. Exit status 1 if the "
+        "engine refused it; the engine checks every value and says what is allowed.",
+    )
+    _add_config_options(control)
+    actions = control.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for spec in command_specs().values():
+        action = actions.add_parser(spec.cli_action, help=spec.title, description=spec.title)
+        action.set_defaults(command_name=spec.name)
+        for argument in spec.arguments:
+            described = argument.description
+            if argument.choices:
+                described = f"{described} ({', '.join(argument.choices)})".strip()
+            kind = float if argument.kind == "number" else str
+            if argument is spec.value:
+                action.add_argument(
+                    argument.name, metavar=argument.name.upper(), type=kind, help=described,
+                    nargs=None if argument.required else "?",
+                )
+            else:
+                action.add_argument(f"--{argument.name}", type=kind, help=described)
+        _add_config_options(action, again=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,24 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_arguments"):
             module.add_arguments(bench_parser)
 
-    control = commands.add_parser(
-        "control", help="send a command to the running engine",
-        description="Send one command to the engine of this station (through the control "
-        "socket in its data directory) and print the reply as JSON. Exit status 1 if the "
-        "engine refused it.",
-    )
-    _add_config_options(control)
-    control.add_argument(
-        "action",
-        choices=["status", "select-client", "select-sound-set", "volume", "start-session",
-                 "end-session", "tag-observation", "start-recording", "stop-recording",
-                 "reload"],
-    )
-    control.add_argument("value", nargs="?", help="client pseudonym, sound-set name, volume "
-                         "(0 to 1 of the client's ceiling) or observation tag (prompted, "
-                         "independent, hand-over-hand)")
-    control.add_argument("--note", help="tag-observation: a note of up to 200 characters, "
-                         "with or without a tag")
+    _add_control_parser(commands)
 
     watch = commands.add_parser(
         "watch", help="live view of one or all stations, from the MQTT broker",
@@ -203,15 +220,15 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _run_engine(arguments: argparse.Namespace) -> int:
-    from station.engine import Engine
+    from station.engine.build import build_engine
 
-    engine = Engine(
+    engine = build_engine(
         _load(arguments), simulate=arguments.simulate, record=arguments.record,
         overrides=arguments.overrides,
     )
     _stop_on_signals(engine.stopping)
     # SIGHUP (systemctl reload) re-reads the config; a broken file keeps the running settings.
-    on_signals((signal.SIGHUP,), engine.reload)
+    on_signals((signal.SIGHUP,), engine.control.reload)
     return engine.run()
 
 
@@ -265,32 +282,15 @@ def _run_bench(arguments: argparse.Namespace) -> int:
 def _run_control(arguments: argparse.Namespace) -> int:
     import json
 
-    from station.control import ControlError, send_command
+    from station.contract.commands import command_specs
+    from station.engine.control_socket import ControlError, send_command
 
-    action = arguments.action.replace("-", "_")
-    command: dict[str, object] = {"command": action}
-    needs = {"select_client": "client", "select_sound_set": "sound_set", "volume": "volume"}
-    if action in needs:
-        if arguments.value is None:
-            print(f"station control {arguments.action}: give a value", file=sys.stderr)
-            return 2
-        key = needs[action]
-        if action == "volume":
-            command = {"command": "set_volume"}
-            try:
-                command[key] = float(arguments.value)
-            except ValueError:
-                print(f"station control volume: {arguments.value!r} is not a number from 0 to 1",
-                      file=sys.stderr)
-                return 2
-        else:
-            command[key] = arguments.value
-    if action == "tag_observation":
-        # The engine checks the tag and the note and says what is allowed.
-        if arguments.value is not None:
-            command["tag"] = arguments.value
-        if arguments.note is not None:
-            command["note"] = arguments.note
+    spec = command_specs()[arguments.command_name]
+    command: dict[str, object] = {"command": spec.name}
+    for argument in spec.arguments:
+        value = getattr(arguments, argument.name)
+        if value is not None:
+            command[argument.name] = value
     try:
         reply = send_command(
             data_dir_of(arguments.config or default_config(), arguments.overrides), command

@@ -22,8 +22,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from station.config import LoadedStation, load_station
+from station.contract.topics import Topics
 from station.supervisor import Supervisor, station_children
-from station.telemetry.topics import Topics
 
 log = logging.getLogger(__name__)
 

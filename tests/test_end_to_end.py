@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from station.config import load_station
-from station.telemetry.topics import Topics
+from station.contract.topics import Topics
 
 
 def _station(config: Path, *arguments: str) -> subprocess.Popen[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from station.config import load_station
-from station.telemetry.topics import Topics
+from station.contract.topics import Topics
 from tests.conftest import SHIPPED_CONFIG
 
 pytestmark = pytest.mark.realtime
@@ -295,7 +295,7 @@ def _loudest_sample(recording: Path) -> float:
 def test_a_recording_goes_on_in_a_new_part_after_the_audio_device_comes_back(
     station_config: Any,
 ) -> None:
-    from station.control import ControlError, send_command
+    from station.engine.control_socket import ControlError, send_command
 
     path = station_config({"audio.backend": "jack"})
     data_dir = load_station(path).data_dir

@@ -144,7 +144,7 @@ class BenchStation:
 
     def __init__(self) -> None:
         from station.config import load_station
-        from station.telemetry.topics import Topics
+        from station.contract.topics import Topics
 
         self.folder = bench_folder()
         self.broker = BenchBroker(self.folder)

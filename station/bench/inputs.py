@@ -5,7 +5,7 @@ Measured on gpiozero's MockFactory: the clock starts just before `MockPin.drive_
 `drive_high()` and stops when that call returns. MockPin runs gpiozero's whole callback chain
 in the calling thread, so the time covers the mock pin's edge callback, `time.monotonic()` at the
 edge, the switch's lock, the access filter's decision, the hand-off of a deadline to the
-scheduler thread, the LED, the real `Engine` listener methods with a real `SoundEngine` on a
+scheduler thread, the LED, the engine's real `PressPath` with a real `SoundEngine` on a
 pyo manual server (the note's parameters and envelope) and a real `EventRecorder` (its queue
 put; its writer thread commits to SQLite in a temporary folder meanwhile, competing for the
 GIL as it does on a station). Not included: the kernel's GPIO event and lgpio's callback
@@ -111,7 +111,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
     from station.cli import default_config
     from station.config import AccessSection, InputConfig, load_station
-    from station.engine import SWITCH_INTERVAL_SECONDS, Engine
+    from station.engine.build import SWITCH_INTERVAL_SECONDS
+    from station.engine.press import PressPath
     from station.inputs.switches import SwitchBoard
     from station.sound.engine import SoundEngine
     from station.telemetry.eventlog import EventReader, EventRecorder
@@ -127,11 +128,10 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"goal_p99_us": GOAL_P99_MICROSECONDS}
     try:
         with tempfile.TemporaryDirectory(prefix="station-bench-") as folder:
-            engine = Engine(loaded)
-            engine.sound = SoundEngine(2, loaded.sound_set, loaded.client)
-            engine.recorder = EventRecorder(Path(folder))
-            engine.recorder.start_session(loaded.config.station.client,
-                                          loaded.config.station.sound_set, detail={})
+            recorder = EventRecorder(Path(folder))
+            recorder.start_session(loaded.config.station.client,
+                                   loaded.config.station.sound_set, detail={})
+            press_path = PressPath(SoundEngine(2, loaded.sound_set, loaded.client), recorder)
             item = InputConfig(name="bench", pin=17, led_pin=5, slot=1)
 
             def keep_audio_running(index: int) -> None:
@@ -142,10 +142,10 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
             pace_ns = int(arguments.pace_us * 1000)
             runs = (
-                ("notes", 0.0, pace_ns, engine),
-                ("notes_back_to_back", 0.0, 0, engine),
+                ("notes", 0.0, pace_ns, press_path),
+                ("notes_back_to_back", 0.0, 0, press_path),
                 ("inputs_only", 0.0, pace_ns, _NullListener()),
-                ("bounce", 1e3, 0, engine),
+                ("bounce", 1e3, 0, press_path),
             )
             for name, debounce_ms, pace, listener in runs:
                 board = SwitchBoard([item], AccessSection(debounce_ms=debounce_ms), listener,
@@ -160,7 +160,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 board.close()
                 factory.reset()
                 results[name] = _percentiles(samples)
-            engine.recorder.close()
+            recorder.close()
             reader = EventReader(Path(folder))
             recorded = len(reader.after(0, limit=10 * edges))
             reader.close()
@@ -169,7 +169,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         results["pace_us"] = arguments.pace_us
         results["measured"] = (
             "MockPin.drive_low/high() call to its return: pin callback, access filter, "
-            "scheduler hand-off, LED, Engine.pressed/released → SoundEngine (pyo manual server) "
+            "scheduler hand-off, LED, PressPath.pressed/released → SoundEngine (pyo manual server) "
             "and EventRecorder.record (SQLite writer thread running)"
         )
     finally:

@@ -113,11 +113,11 @@ class TelemetryLoad:
         self.thread.start()
 
     def _run(self) -> None:
-        from station.telemetry.eventlog import PRESS
+        from station.contract.events import EventType
 
         due = time.monotonic()
         while not self.stopping.wait(max(0.0, due - time.monotonic())):
-            self.recorder.record(PRESS, "telemetry-load", None)
+            self.recorder.record(EventType.PRESS, "telemetry-load", None)
             self.recorded += 1
             due += self.period
 

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     from station.bench._station import BenchStation, start, stop
-    from station.telemetry.eventlog import PRESS, EventRecorder
+    from station.contract.events import EventType
+    from station.telemetry.eventlog import EventRecorder
 
     bench = BenchStation()
     clock = bench.clock
@@ -34,7 +35,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         total = arguments.events
         begin = time.monotonic()
         for _ in range(total):
-            recorder.record(PRESS, "big-red", None)
+            recorder.record(EventType.PRESS, "big-red", None)
         recorder.flush(120)
         recorded = time.monotonic()
         delivered_all = clock.wait_until(lambda arrivals: len(arrivals) >= total + 1, 300)

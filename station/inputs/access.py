@@ -48,15 +48,11 @@ from station.config import (
     input_access_defaults,
     merge_access,
 )
+from station.contract.events import EventType
 
 MOMENTARY = "momentary"
 LATCH = "latch"
 TIMED = "timed"
-
-# Action kinds.
-PRESS = "press"
-RELEASE = "release"
-REJECTED = "rejected"
 
 # Rejection reasons, as recorded in the event log.
 BOUNCE = "bounce"
@@ -283,11 +279,11 @@ class AccessFilter:
                 return
         self.sounding = True
         self._note_on_at = at
-        actions.append(Action(PRESS, at, seconds=at - self._hold_start))
+        actions.append(Action(EventType.PRESS, at, seconds=at - self._hold_start))
 
     def _note_off(self, at: float, actions: list[Action]) -> None:
         self.sounding = False
-        actions.append(Action(RELEASE, at, seconds=at - self._note_on_at))
+        actions.append(Action(EventType.RELEASE, at, seconds=at - self._note_on_at))
 
     def _stuck(self, at: float, actions: list[Action]) -> None:
         if self.sounding:
@@ -297,7 +293,7 @@ class AccessFilter:
 
     def _reject(self, reason: str, at: float, actions: list[Action], amount: int = 1) -> None:
         self.rejected[reason] += amount
-        actions.append(Action(REJECTED, at, reason, amount=amount))
+        actions.append(Action(EventType.REJECTED, at, reason, amount=amount))
 
     def _close_window(self, at: float, actions: list[Action]) -> None:
         follow = self.raw != self.level

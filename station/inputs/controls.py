@@ -36,7 +36,7 @@ _STOP = "stop"
 
 
 class EngineControl(Protocol):
-    """What the controls may ask of the engine (implemented by `station.engine.Engine`)."""
+    """What the controls may ask of the engine (implemented by `station.engine.station_control.StationControl`)."""
 
     @property
     def session_running(self) -> bool: ...

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from gpiozero import LED, InputDevice
 
 from station.config import AccessSection, InputConfig
-from station.inputs.access import PRESS, RELEASE, AccessFilter, AccessSettings, Action
+from station.contract.events import EventType
+from station.inputs.access import AccessFilter, AccessSettings, Action
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class Switch:
         # filter; re-entrant because a control's listener may change settings.
         self._lock = threading.RLock()
         # No pin: a USB switch, whose edges come from `station.inputs.usb`.
-        self.device: InputDevice | None = None
+        self.gpio_device: InputDevice | None = None
         # A switch to ground with a pull-up reads low while pressed.
         self._active_level = not config.pull_up
         if pin is not None:
@@ -128,9 +129,9 @@ class Switch:
             # itself: DigitalInputDevice's event layer (active times, handler look-up) would
             # double the time the press path spends in gpiozero, and its bounce_time would
             # wait out the window instead of acting on the first edge.
-            self.device = InputDevice(pin, pull_up=config.pull_up, pin_factory=pin_factory)
-            self.device.pin.edges = "both"
-            self.device.pin.when_changed = self._pin_changed
+            self.gpio_device = InputDevice(pin, pull_up=config.pull_up, pin_factory=pin_factory)
+            self.gpio_device.pin.edges = "both"
+            self.gpio_device.pin.when_changed = self._pin_changed
         self.led = (
             LED(config.led_pin, pin_factory=pin_factory) if config.led_pin is not None else None
         )
@@ -183,11 +184,11 @@ class Switch:
         listener = self._listener
         for action in actions:
             kind = action.kind
-            if kind == PRESS:
+            if kind == EventType.PRESS:
                 listener.pressed(self, action.at)
                 if self._note_led is not None:
                     self._note_led.on()
-            elif kind == RELEASE:
+            elif kind == EventType.RELEASE:
                 listener.released(self, action.at, action.seconds)
                 if self._note_led is not None:
                     self._note_led.off()
@@ -195,8 +196,8 @@ class Switch:
                 listener.rejected(self, action.reason, action.at, action.amount)
 
     def close(self) -> None:
-        if self.device is not None:
-            self.device.close()
+        if self.gpio_device is not None:
+            self.gpio_device.close()
         if self.led is not None:
             self.led.close()
 

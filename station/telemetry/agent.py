@@ -23,18 +23,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from station import sdnotify
 from station.config import LoadedStation
+from station.contract.events import EventType
+from station.contract.topics import OFFLINE, ONLINE, Topics
 from station.telemetry.aggregate import SessionTally, StationState, session_summary
 from station.telemetry.commands import CommandRelay, CommandWorker
-from station.telemetry.eventlog import (
-    PRESS,
-    SESSION_END,
-    SESSION_START,
-    DeliveryCursor,
-    Event,
-    EventReader,
-)
+from station.telemetry.eventlog import DeliveryCursor, Event, EventReader
 from station.telemetry.homeassistant import discovery_messages
-from station.telemetry.topics import OFFLINE, ONLINE, Topics
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +58,7 @@ class PressGaps:
         self._last: tuple[str, int, float] | None = None  # session, seq, t_mono
 
     def gap_ms(self, event: Event) -> float | None:
-        if event.type != PRESS:
+        if event.type != EventType.PRESS:
             return None
         last = self._last
         if last is not None and last[0] == event.session and last[1] < event.seq:
@@ -308,9 +302,9 @@ class TelemetryAgent:
         open_session = self.state.session
         for event in events:
             ended = ""
-            if event.type == SESSION_END and event.session:
+            if event.type == EventType.SESSION_END and event.session:
                 ended, open_session = event.session, ""
-            elif event.type == SESSION_START:
+            elif event.type == EventType.SESSION_START:
                 ended, open_session = open_session, event.session
             if ended:
                 summary = session_summary(

@@ -14,18 +14,8 @@ from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
-from station.telemetry.eventlog import (
-    OBSERVATION,
-    PRESS,
-    REJECTED,
-    RELEASE,
-    SESSION_END,
-    SESSION_START,
-    STATION_STATUS,
-    VOLUME_CHANGED,
-    Event,
-    EventReader,
-)
+from station.contract.events import EventType
+from station.telemetry.eventlog import Event, EventReader
 
 MINUTE = 60.0
 
@@ -45,11 +35,13 @@ class StationState:
         before = self.message()
         self.known = True
         self.client, self.sound_set = event.client, event.sound_set
-        self.session = "" if event.type == SESSION_END else event.session
+        self.session = "" if event.type == EventType.SESSION_END else event.session
         detail = event.detail or {}
-        if event.type == VOLUME_CHANGED or (event.type == SESSION_START and "volume" in detail):
+        if event.type == EventType.VOLUME_CHANGED or (
+            event.type == EventType.SESSION_START and "volume" in detail
+        ):
             self.volume = float(detail["volume"])
-        elif event.type == STATION_STATUS and detail.get("engine") == "started":
+        elif event.type == EventType.STATION_STATUS and detail.get("engine") == "started":
             self.volume = 1.0  # a (re)started engine plays at its client's ceiling
         return self.message() != before
 
@@ -83,17 +75,17 @@ class SessionTally:
 
     def apply(self, event: Event) -> bool:
         """Count one delivered event; True if the accepted counts changed."""
-        if event.type == SESSION_START:
+        if event.type == EventType.SESSION_START:
             self._reset(event.session, event.client, event.t_mono)
             return True
         if event.session != self.session or event.input is None:
             return False
         self.client = event.client
-        if event.type == PRESS:
+        if event.type == EventType.PRESS:
             self.counts[event.input] = self.counts.get(event.input, 0) + 1
             self._recent.append(event.t_mono)
             return True
-        if event.type == REJECTED:
+        if event.type == EventType.REJECTED:
             reasons = self.rejected.setdefault(event.input, {})
             reason = event.reason or "unknown"
             reasons[reason] = reasons.get(reason, 0) + 1
@@ -173,26 +165,26 @@ def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict
     last: Event | None = None
     for event in events:
         last = event
-        if event.type == SESSION_START:
+        if event.type == EventType.SESSION_START:
             start = event
-        elif event.type == SESSION_END:
+        elif event.type == EventType.SESSION_END:
             end = event
-        elif event.type == PRESS and event.input is not None:
+        elif event.type == EventType.PRESS and event.input is not None:
             counts[event.input] = counts.get(event.input, 0) + 1
             open_press[event.input] = len(press_times)
             press_times.append(event.t_mono)
-        elif event.type == RELEASE and event.input is not None:
+        elif event.type == EventType.RELEASE and event.input is not None:
             if event.hold_ms is not None:
                 holds.append(event.hold_ms)
             index = open_press.pop(event.input, None)
             if index is not None:
                 stretch_ends[index] = event.t_mono
-        elif event.type == REJECTED and event.input is not None:
+        elif event.type == EventType.REJECTED and event.input is not None:
             reason = event.reason or "unknown"
             rejected[reason] = rejected.get(reason, 0) + 1
             per_input = rejected_by_input.setdefault(event.input, {})
             per_input[reason] = per_input.get(reason, 0) + 1
-        elif event.type == OBSERVATION and event.detail:
+        elif event.type == EventType.OBSERVATION and event.detail:
             observations.append({"t_wall": event.t_wall, **event.detail})
             if "tag" in event.detail:
                 tags[event.detail["tag"]] = tags.get(event.detail["tag"], 0) + 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import queue
 import re
 import threading
@@ -25,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from station.control import ControlError, send_command
-from station.telemetry import schemas
+from station.contract.commands import refusal
+from station.engine.control_socket import ControlError, send_command
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,6 @@ class CommandRelay:
     def __init__(self, data_dir: Path, engine_timeout: float = ENGINE_TIMEOUT_SECONDS) -> None:
         self.data_dir = data_dir
         self.engine_timeout = engine_timeout
-        self.names = schemas.command_names()
         # Answers of relayed commands by (command, exact payload): a QoS 1 message that arrives
         # twice is byte for byte the same, and running it twice could, e.g., double a tag.
         self._answered: OrderedDict[tuple[str, bytes], dict[str, Any]] = OrderedDict()
@@ -108,18 +106,7 @@ class CommandRelay:
         if retained:
             return ("retained commands are refused: they would run again at every reconnect; "
                     "publish without the retain flag")
-        if name not in self.names:
-            return f"unknown command {name!r}; commands: {', '.join(self.names)}"
-        if not isinstance(document, dict):
-            return "a command is a JSON object, e.g. {\"id\": \"a1\"}"
-        if any(isinstance(value, float) and not math.isfinite(value)
-               for value in document.values()):
-            return "numbers must be finite"
-        try:
-            found = schemas.problems(f"cmd/{name}", document)
-        except RecursionError:
-            return "payload is nested too deeply; send one flat JSON object"
-        return "; ".join(found) if found else None
+        return refusal(name, document)
 
 
 class CommandWorker:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from station.contract.events import EventType
+
 log = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.sqlite3"
@@ -45,20 +47,6 @@ CREATE TABLE IF NOT EXISTS events (
 
 # Summaries and gaps look events up by session.
 SESSION_INDEX = "CREATE INDEX IF NOT EXISTS events_by_session ON events (session, seq)"
-
-# Event types.
-PRESS = "press"
-RELEASE = "release"
-REJECTED = "rejected"
-SESSION_START = "session_start"
-SESSION_END = "session_end"
-CLIENT_CHANGED = "client_changed"
-SOUND_SET_CHANGED = "sound_set_changed"
-VOLUME_CHANGED = "volume_changed"
-OBSERVATION = "observation"  # a therapist's tag or note (detail: tag, note)
-STATION_STATUS = "station_status"  # the engine started (detail: how) or stopped cleanly
-OBSERVATION_TAGS = ("prompted", "independent", "hand-over-hand")
-MAX_NOTE_CHARACTERS = 200
 
 _CONTEXT = "context"
 _FLUSH = "flush"
@@ -111,7 +99,7 @@ class Event:
                 message[key] = value
         if gap_ms is not None:
             message["gap_ms"] = round(gap_ms, 3)
-        if self.type == RELEASE and self.hold_ms is not None:
+        if self.type == EventType.RELEASE and self.hold_ms is not None:
             # The press's own times, so a release alone tells the whole press.
             message["press_t_mono"] = self.t_mono - self.hold_ms / 1000.0
             message["press_t_wall"] = self.t_wall - self.hold_ms / 1000.0
@@ -139,7 +127,7 @@ class EventRecorder:
 
     def record(
         self,
-        kind: str,
+        kind: EventType,
         input_name: str | None = None,
         reason: str | None = None,
         t_mono: float | None = None,
@@ -159,14 +147,17 @@ class EventRecorder:
             )
         )
 
-    def set_context(self, session: str, client: str, sound_set: str) -> None:
-        """Events queued after this call belong to this session, client and sound set."""
+    def set_context(
+        self, session: str | None = None, client: str | None = None, sound_set: str | None = None
+    ) -> None:
+        """Events queued after this call belong to this session, client and sound set; a part
+        left out (None) stays as it was."""
         self._queue.put((_CONTEXT, session, client, sound_set))
 
     def start_session(self, client: str, sound_set: str, detail: dict[str, Any]) -> str:
         session = uuid.uuid4().hex[:12]
         self.set_context(session, client, sound_set)
-        self.record(SESSION_START, detail=detail)
+        self.record(EventType.SESSION_START, detail=detail)
         return session
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -212,7 +203,10 @@ class EventRecorder:
                 flushed.append(item[1])
                 continue
             if item[0] == _CONTEXT:
-                _, self._session, self._client, self._sound_set = item
+                _, session, client, sound_set = item
+                self._session = self._session if session is None else session
+                self._client = self._client if client is None else client
+                self._sound_set = self._sound_set if sound_set is None else sound_set
                 continue
             if item[0] == _STOP:
                 keep_going = False
@@ -348,7 +342,7 @@ class EventReader:
         """(session id, seq of its start event) of the newest session, if any."""
         row = self._connection.execute(
             "SELECT session, seq FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1",
-            (SESSION_START,),
+            (EventType.SESSION_START,),
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
@@ -357,7 +351,7 @@ class EventReader:
         row = self._connection.execute(
             "SELECT t_mono FROM events WHERE session = ? AND type = ? AND seq < ?"
             " ORDER BY seq DESC LIMIT 1",
-            (session, PRESS, before_seq),
+            (session, EventType.PRESS, before_seq),
         ).fetchone()
         return None if row is None else float(row[0])
 
@@ -366,7 +360,7 @@ class EventReader:
         rows = self._connection.execute(
             "SELECT input, COUNT(*) FROM events WHERE session = ? AND type = ? AND seq <= ?"
             " GROUP BY input",
-            (session, PRESS, up_to_seq),
+            (session, EventType.PRESS, up_to_seq),
         ).fetchall()
         return {name: count for name, count in rows}
 

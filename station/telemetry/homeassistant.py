@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from station import __version__
-from station.telemetry.topics import OFFLINE, ONLINE, Topics
+from station.contract.topics import OFFLINE, ONLINE, Topics
 
 # (object id, name, state topic attribute, value template, extra keys)
 _SENSORS: list[tuple[str, str, str, str, dict[str, Any]]] = [

@@ -14,15 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from station.contract.events import EventType
 from station.inputs.access import (
     BOUNCE,
     BOUNCE_REPORT_SECONDS,
     LATCH,
     LOCKOUT,
     MOMENTARY,
-    PRESS,
-    REJECTED,
-    RELEASE,
     STUCK,
     TIMED,
     TOO_SHORT,
@@ -30,6 +28,8 @@ from station.inputs.access import (
     AccessSettings,
     Action,
 )
+
+PRESS, RELEASE, REJECTED = EventType.PRESS, EventType.RELEASE, EventType.REJECTED
 
 Edge = tuple[float, bool]
 

@@ -1,4 +1,4 @@
-"""Decisions reach the event log through the real Engine listener, and `station bench inputs`
+"""Decisions reach the event log through the engine's real press path, and `station bench inputs`
 measures that path."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from typing import Any
 
 from station.bench import inputs as bench_inputs
 from station.config import AccessSection, InputConfig, load_station
-from station.engine import Engine
+from station.contract.events import EventType
+from station.engine.press import PressPath
 from station.inputs.switches import SwitchBoard
 from station.sound.engine import SoundEngine
-from station.telemetry.eventlog import PRESS, REJECTED, RELEASE, EventReader, EventRecorder
+from station.telemetry.eventlog import EventReader, EventRecorder
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "station.toml"
 
@@ -21,12 +22,11 @@ def test_rejected_presses_are_recorded_with_their_reason_like_accepted_ones(
     mock_factory: Any, pyo_server: Any, tmp_path: Path
 ) -> None:
     loaded = load_station(SHIPPED)
-    engine = Engine(loaded)
-    engine.sound = SoundEngine(2, loaded.sound_set, loaded.client)
-    engine.recorder = EventRecorder(tmp_path)
-    engine.recorder.start_session("C-7F3K", "calm-bells", detail={})
+    recorder = EventRecorder(tmp_path)
+    recorder.start_session("C-7F3K", "calm-bells", detail={})
+    press_path = PressPath(SoundEngine(2, loaded.sound_set, loaded.client), recorder)
     board = SwitchBoard([InputConfig(name="big-red", pin=17)],
-                        AccessSection(debounce_ms=0, lockout_ms=10000), engine, mock_factory,
+                        AccessSection(debounce_ms=0, lockout_ms=10000), press_path, mock_factory,
                         simulate=False)
     pin = mock_factory.pin(17)
     pin.drive_low()
@@ -34,14 +34,14 @@ def test_rejected_presses_are_recorded_with_their_reason_like_accepted_ones(
     pin.drive_low()  # within the lockout
     pin.drive_high()
     board.close()
-    engine.recorder.close()
+    recorder.close()
     reader = EventReader(tmp_path)
     events = [(e.type, e.input, e.reason, e.client) for e in reader.after(0)][1:]
     reader.close()
     assert events == [
-        (PRESS, "big-red", None, "C-7F3K"),
-        (RELEASE, "big-red", None, "C-7F3K"),
-        (REJECTED, "big-red", "lockout", "C-7F3K"),
+        (EventType.PRESS, "big-red", None, "C-7F3K"),
+        (EventType.RELEASE, "big-red", None, "C-7F3K"),
+        (EventType.REJECTED, "big-red", "lockout", "C-7F3K"),
     ]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from station.config import load_station
-from station.control import ControlError, send_command
+from station.engine.control_socket import ControlError, send_command
 from station.telemetry.eventlog import Event, iterate_all
 
 WAIT = 20.0

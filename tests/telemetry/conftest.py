@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from station.config import LoadedStation, load_station
-from station.control import ControlError, send_command
-from station.telemetry.topics import Topics
+from station.contract.topics import Topics
+from station.engine.control_socket import ControlError, send_command
 
 
 @dataclass

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from station.config import LoadedStation
-from station.control import send_command
-from station.telemetry import schemas
+from station.contract import schemas
+from station.contract.topics import ONLINE, Topics
+from station.engine.control_socket import send_command
 from station.telemetry.commands import MAX_COMMAND_BYTES, CommandRelay
 from station.telemetry.eventlog import EVENTS_FILE, iterate_all
-from station.telemetry.topics import ONLINE, Topics
 
 from .conftest import StationProcess
 

@@ -8,8 +8,8 @@ import threading
 from typing import Any
 
 from station.config import LoadedStation
-from station.telemetry import schemas
-from station.telemetry.topics import Topics
+from station.contract import schemas
+from station.contract.topics import Topics
 
 from .conftest import StationProcess
 

@@ -11,27 +11,21 @@ from typing import Any
 import pytest
 
 from station.config import load_station
+from station.contract.events import EventType
+from station.contract.topics import Topics
 from station.telemetry.agent import TelemetryAgent
-from station.telemetry.eventlog import (
-    PRESS,
-    RELEASE,
-    SESSION_START,
-    DeliveryCursor,
-    EventRecorder,
-    iterate_all,
-)
-from station.telemetry.topics import Topics
+from station.telemetry.eventlog import DeliveryCursor, EventRecorder, iterate_all
 
 
 def test_recorded_events_are_durable_and_in_order(tmp_path: Path) -> None:
     recorder = EventRecorder(tmp_path)
     session = recorder.start_session("C-7F3K", "calm-bells", {"audio_backend": "null"})
-    recorder.record(PRESS, "big-red", None, 5.0)
-    recorder.record(RELEASE, "big-red", None, 5.4, 400.0)
+    recorder.record(EventType.PRESS, "big-red", None, 5.0)
+    recorder.record(EventType.RELEASE, "big-red", None, 5.4, 400.0)
     recorder.close()
 
     events = list(iterate_all(tmp_path))  # a new connection: what a restart would find
-    assert [e.type for e in events] == [SESSION_START, PRESS, RELEASE]
+    assert [e.type for e in events] == [EventType.SESSION_START, EventType.PRESS, EventType.RELEASE]
     assert [e.seq for e in events] == [1, 2, 3]
     assert {e.session for e in events} == {session}
     assert {e.client for e in events} == {"C-7F3K"}
@@ -77,11 +71,13 @@ def test_agent_publishes_events_counts_and_online_status(
     recorder = EventRecorder(agent_station.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
     for name in ("big-red", "big-blue", "big-red"):
-        recorder.record(PRESS, name, None)
+        recorder.record(EventType.PRESS, name, None)
     recorder.close()
 
     events = subscriber.wait_for_events(topics.events, lambda events: len(events) >= 4)
-    assert [e["type"] for e in events] == [SESSION_START, PRESS, PRESS, PRESS]
+    assert [e["type"] for e in events] == [
+        EventType.SESSION_START, EventType.PRESS, EventType.PRESS, EventType.PRESS
+    ]
     assert all(e["client"] == "C-7F3K" and e["station"] == "room-1" for e in events)
     subscriber.wait_for(
         lambda topic, payload: topic == topics.counts
@@ -104,15 +100,15 @@ def test_presses_during_a_broker_outage_all_arrive_after_it_returns(
 
     mosquitto.stop()
     for _ in range(100):
-        recorder.record(PRESS, "big-red", None)
+        recorder.record(EventType.PRESS, "big-red", None)
     mosquitto.start()
-    recorder.record(PRESS, "big-blue", None)
+    recorder.record(EventType.PRESS, "big-blue", None)
     recorder.close()
 
     events = subscriber.wait_for_events(
         topics.events, lambda events: len({e["id"] for e in events}) >= 102, timeout=60
     )
-    presses = [e for e in events if e["type"] == PRESS]
+    presses = [e for e in events if e["type"] == EventType.PRESS]
     assert len({e["id"] for e in presses}) == 101, "none missing"
     first_seen = list(dict.fromkeys(e["seq"] for e in events))
     assert first_seen == sorted(first_seen), "order kept"
@@ -126,8 +122,8 @@ def test_counts_restart_from_the_log_when_the_agent_restarts(
 ) -> None:
     recorder = EventRecorder(agent_station.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
-    recorder.record(PRESS, "big-red", None)
-    recorder.record(PRESS, "big-red", None)
+    recorder.record(EventType.PRESS, "big-red", None)
+    recorder.record(EventType.PRESS, "big-red", None)
     recorder.close()
     first = TelemetryAgent(agent_station)
     first.client.connect("127.0.0.1", mosquitto.port)

@@ -9,21 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from station.config import LoadedStation, load_station
-from station.telemetry import schemas
+from station.contract import schemas
+from station.contract.events import EventType
+from station.contract.topics import Topics
 from station.telemetry.agent import TelemetryAgent
-from station.telemetry.eventlog import (
-    EVENTS_FILE,
-    OBSERVATION,
-    PRESS,
-    REJECTED,
-    RELEASE,
-    SESSION_END,
-    SESSION_START,
-    VOLUME_CHANGED,
-    EventRecorder,
-    iterate_all,
-)
-from station.telemetry.topics import Topics
+from station.telemetry.eventlog import EVENTS_FILE, EventRecorder, iterate_all
 
 
 def connected_agent(station: LoadedStation, port: int) -> TelemetryAgent:
@@ -43,17 +33,19 @@ def record_a_session(data_dir: Path) -> None:
     """Presses at 0, 1, 3 s (one stretch) and 30 s (a second one, 10 s engaged gap)."""
     recorder = EventRecorder(data_dir)
     recorder.set_context("s-1", "C-7F3K", "calm-bells")
-    recorder.record(SESSION_START, t_mono=95.0, detail={"volume": 1.0})
+    recorder.record(EventType.SESSION_START, t_mono=95.0, detail={"volume": 1.0})
     for at, hold, name in ((100.0, 0.2, "big-red"), (101.0, 0.4, "big-blue"),
                            (103.0, 0.6, "big-red"), (130.0, 1.0, "big-red")):
-        recorder.record(PRESS, name, None, at)
-        recorder.record(RELEASE, name, None, at + hold, hold * 1000.0)
-    recorder.record(REJECTED, "big-red", "lockout", 103.1)
-    recorder.record(REJECTED, "big-blue", "lockout", 103.2)
-    recorder.record(VOLUME_CHANGED, detail={"volume": 0.6})
-    recorder.record(OBSERVATION, detail={"tag": "prompted"})
-    recorder.record(OBSERVATION, detail={"tag": "prompted", "note": "looked at the light"})
-    recorder.record(SESSION_END, t_mono=140.0)
+        recorder.record(EventType.PRESS, name, None, at)
+        recorder.record(EventType.RELEASE, name, None, at + hold, hold * 1000.0)
+    recorder.record(EventType.REJECTED, "big-red", "lockout", 103.1)
+    recorder.record(EventType.REJECTED, "big-blue", "lockout", 103.2)
+    recorder.record(EventType.VOLUME_CHANGED, detail={"volume": 0.6})
+    recorder.record(EventType.OBSERVATION, detail={"tag": "prompted"})
+    recorder.record(
+        EventType.OBSERVATION, detail={"tag": "prompted", "note": "looked at the light"}
+    )
+    recorder.record(EventType.SESSION_END, t_mono=140.0)
     recorder.close()
 
 
@@ -98,9 +90,9 @@ def test_aggregates_count_accepted_and_rejected_presses_per_input(
     recorder.start_session("C-7F3K", "calm-bells", {})
     now = time.monotonic()
     for offset in (-90.0, -30.0, -20.0, -1.0):  # three in the last minute
-        recorder.record(PRESS, "big-red", None, now + offset)
-    recorder.record(REJECTED, "big-red", "lockout", now)
-    recorder.record(REJECTED, "head-switch", "lockout", now)
+        recorder.record(EventType.PRESS, "big-red", None, now + offset)
+    recorder.record(EventType.REJECTED, "big-red", "lockout", now)
+    recorder.record(EventType.REJECTED, "head-switch", "lockout", now)
     recorder.close()
     agent = connected_agent(station, mosquitto.port)
     try:
@@ -133,7 +125,7 @@ def test_health_reports_the_backlog_and_a_low_disk(
     recorder = EventRecorder(station.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
     for _ in range(5):
-        recorder.record(PRESS, "big-red", None)
+        recorder.record(EventType.PRESS, "big-red", None)
     recorder.close()
     agent = connected_agent(station, mosquitto.port)
     try:
@@ -157,7 +149,7 @@ def test_delivered_events_past_the_retention_are_purged_and_undelivered_kept(
     recorder = EventRecorder(station.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
     for _ in range(1200):
-        recorder.record(PRESS, "big-red", None)
+        recorder.record(EventType.PRESS, "big-red", None)
     recorder.close()
     with sqlite3.connect(station.data_dir / EVENTS_FILE) as connection:  # two days ago
         connection.execute("UPDATE events SET t_wall = t_wall - 2 * 86400")
@@ -179,7 +171,7 @@ def test_a_full_event_log_keeps_events_in_memory_says_so_and_writes_them_later(
     # SQLite's own "database or disk is full", at the size the file has now.
     recorder._connection.execute(f"PRAGMA max_page_count = {pages}")
     for _ in range(2000):
-        recorder.record(PRESS, "big-red", None)
+        recorder.record(EventType.PRESS, "big-red", None)
     assert recorder.full.wait(10), "a full log must be noticed"
     assert recorder.healthy, "the engine keeps playing"
     assert "is full" in caplog.text and "the music plays on" in caplog.text
@@ -197,12 +189,12 @@ def test_a_session_cut_short_by_a_crash_still_gets_its_summary(
     subscriber = subscriber_factory(mosquitto.port, [topics.summary])
     recorder = EventRecorder(station.data_dir)
     recorder.set_context("killed", "C-7F3K", "calm-bells")
-    recorder.record(SESSION_START, t_mono=10.0)
-    recorder.record(PRESS, "big-red", None, 12.0)
-    recorder.record(PRESS, "big-red", None, 13.5)
+    recorder.record(EventType.SESSION_START, t_mono=10.0)
+    recorder.record(EventType.PRESS, "big-red", None, 12.0)
+    recorder.record(EventType.PRESS, "big-red", None, 13.5)
     # The engine was killed here: no session_end. The restarted engine starts a new session.
     recorder.set_context("next", "C-7F3K", "calm-bells")
-    recorder.record(SESSION_START, t_mono=20.0)
+    recorder.record(EventType.SESSION_START, t_mono=20.0)
     recorder.close()
     agent = connected_agent(station, mosquitto.port)
     try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from station.config import LoadedStation
-from station.telemetry import schemas
+from station.contract import schemas
+from station.contract.events import EventType
+from station.contract.topics import Topics
 from station.telemetry.agent import TelemetryAgent
-from station.telemetry.eventlog import PRESS, REJECTED, RELEASE, EventRecorder
-from station.telemetry.topics import Topics
+from station.telemetry.eventlog import EventRecorder
 
 
 def deliver_everything(agent: TelemetryAgent, port: int) -> None:
@@ -25,12 +26,12 @@ def test_presses_carry_the_gap_and_releases_the_press_time(
     subscriber = subscriber_factory(mosquitto.port, [topics.events])
     recorder = EventRecorder(station.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
-    recorder.record(PRESS, "big-red", None, 100.0)
-    recorder.record(RELEASE, "big-red", None, 100.4, 400.0)
-    recorder.record(REJECTED, "big-red", "lockout", 100.5)
-    recorder.record(PRESS, "big-blue", None, 102.25)
+    recorder.record(EventType.PRESS, "big-red", None, 100.0)
+    recorder.record(EventType.RELEASE, "big-red", None, 100.4, 400.0)
+    recorder.record(EventType.REJECTED, "big-red", "lockout", 100.5)
+    recorder.record(EventType.PRESS, "big-blue", None, 102.25)
     recorder.start_session("C-7F3K", "calm-bells", {})
-    recorder.record(PRESS, "big-red", None, 110.0)
+    recorder.record(EventType.PRESS, "big-red", None, 110.0)
     recorder.close()
 
     agent = TelemetryAgent(station)
@@ -40,15 +41,15 @@ def test_presses_carry_the_gap_and_releases_the_press_time(
         agent.client.disconnect()
         agent.client.loop_stop()
     events = subscriber.wait_for_events(topics.events, lambda events: len(events) >= 7)
-    presses = [e for e in events if e["type"] == PRESS]
+    presses = [e for e in events if e["type"] == EventType.PRESS]
     assert "gap_ms" not in presses[0], "the first press of a session has no gap"
     assert presses[1]["gap_ms"] == 2250.0
     assert "gap_ms" not in presses[2], "a new session starts without a gap"
-    release = next(e for e in events if e["type"] == RELEASE)
+    release = next(e for e in events if e["type"] == EventType.RELEASE)
     assert release["hold_ms"] == 400.0
     assert release["press_t_mono"] == presses[0]["t_mono"]
     assert abs(release["press_t_wall"] - (release["t_wall"] - 0.4)) < 1e-6
-    rejected = next(e for e in events if e["type"] == REJECTED)
+    rejected = next(e for e in events if e["type"] == EventType.REJECTED)
     assert rejected["reason"] == "lockout" and rejected["input"] == "big-red"
     for event in events:
         assert not schemas.problems("event", event), event
@@ -62,14 +63,14 @@ def test_the_gap_survives_an_agent_restart(
     subscriber = subscriber_factory(mosquitto.port, [topics.events])
     recorder = EventRecorder(station.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
-    recorder.record(PRESS, "big-red", None, 50.0)
+    recorder.record(EventType.PRESS, "big-red", None, 50.0)
     assert recorder.flush()
     first = TelemetryAgent(station)
     deliver_everything(first, mosquitto.port)
     first.client.disconnect()
     first.client.loop_stop()
 
-    recorder.record(PRESS, "big-red", None, 51.5)
+    recorder.record(EventType.PRESS, "big-red", None, 51.5)
     recorder.close()
     second = TelemetryAgent(station)
     try:

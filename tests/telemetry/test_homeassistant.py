@@ -7,8 +7,8 @@ import subprocess
 from typing import Any
 
 from station.config import load_station
-from station.telemetry import schemas
-from station.telemetry.topics import Topics
+from station.contract import schemas
+from station.contract.topics import Topics
 
 from .conftest import StationProcess
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from station.config import load_station
-from station.telemetry.topics import Topics
+from station.contract.topics import Topics
 
 from .conftest import StationProcess
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from station.config import LoadedStation, load_station
-from station.telemetry.eventlog import PRESS, iterate_all
-from station.telemetry.topics import Topics
+from station.contract.events import EventType
+from station.contract.topics import Topics
+from station.telemetry.eventlog import iterate_all
 
 from .conftest import StationProcess
 
@@ -40,10 +41,10 @@ def check_delivered(events: list[dict[str, Any]], data_dir: Path) -> list[dict[s
         assert by_id.setdefault(event["id"], event) == event, "a duplicate is the same event"
     first_seen = list(dict.fromkeys(event["seq"] for event in events))
     assert first_seen == sorted(first_seen), "order kept"
-    recorded = {e.id for e in iterate_all(data_dir) if e.type == PRESS}
-    delivered = {e["id"] for e in events if e["type"] == PRESS}
+    recorded = {e.id for e in iterate_all(data_dir) if e.type == EventType.PRESS}
+    delivered = {e["id"] for e in events if e["type"] == EventType.PRESS}
     assert recorded <= delivered, f"{len(recorded - delivered)} recorded presses not delivered"
-    return [e for e in by_id.values() if e["type"] == PRESS]
+    return [e for e in by_id.values() if e["type"] == EventType.PRESS]
 
 
 def test_presses_during_a_broker_outage_all_reach_a_subscriber(
@@ -60,7 +61,7 @@ def test_presses_during_a_broker_outage_all_reach_a_subscriber(
         station.write(press_lines(PRESSES // 2))
         mosquitto.start()
         events = subscriber.wait_for_events(topics.events, lambda events: len(
-            {e["id"] for e in events if e["type"] == PRESS}) >= PRESSES, timeout=90)
+            {e["id"] for e in events if e["type"] == EventType.PRESS}) >= PRESSES, timeout=90)
     finally:
         assert station.stop() == 0, station.log
     presses = check_delivered(events, instant_switches.data_dir)
@@ -81,7 +82,7 @@ def test_killed_agent_then_killed_engine_lose_no_recorded_press(
         os.kill(station.children()["agent"], signal.SIGKILL)
         station.write(press_lines(200))
         subscriber.wait_for_events(topics.events, lambda events: len(
-            {e["id"] for e in events if e["type"] == PRESS}) >= 400, timeout=60)
+            {e["id"] for e in events if e["type"] == EventType.PRESS}) >= 400, timeout=60)
         station.write(press_lines(200))
         os.kill(station.children()["engine"], signal.SIGKILL)
         # Read by the restarted engine; the last press, on another input, marks the end: the
@@ -125,9 +126,11 @@ def test_an_unreachable_broker_leaves_the_music_playing_and_says_why(
         engine.write("press big-blue\n")
         arrived = threading.Event()
         for _ in range(100):
-            if any(e.type == PRESS for e in iterate_all(station.data_dir)) or arrived.wait(0.1):
+            recorded = iterate_all(station.data_dir)
+            if any(e.type == EventType.PRESS for e in recorded) or arrived.wait(0.1):
                 break
-        assert any(e.type == PRESS for e in iterate_all(station.data_dir)), "played and recorded"
+        recorded = iterate_all(station.data_dir)
+        assert any(e.type == EventType.PRESS for e in recorded), "played and recorded"
         assert engine.running and agent.running
     finally:
         agent.stop()

@@ -17,7 +17,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from station.config import load_station
-from station.telemetry.topics import Topics
+from station.contract.events import EventType
+from station.contract.topics import Topics
 
 from ..conftest import free_port
 from .conftest import StationProcess
@@ -285,11 +286,11 @@ def test_events_the_acl_refuses_are_reported_and_kept(
     text = config.read_text().replace('id = "room-1"', 'id = "room-2"')
     config.write_text(text)
     loaded = load_station(config)
-    from station.telemetry.eventlog import PRESS, DeliveryCursor, EventRecorder
+    from station.telemetry.eventlog import DeliveryCursor, EventRecorder
 
     recorder = EventRecorder(loaded.data_dir)
     recorder.start_session("C-7F3K", "calm-bells", {})
-    recorder.record(PRESS, "big-red", None)
+    recorder.record(EventType.PRESS, "big-red", None)
     recorder.close()
     agent = StationProcess(["agent", "--config", str(config)])
     agent.start()

@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 
 from station.config import LoadedStation
-from station.control import send_command
-from station.telemetry.topics import Topics
+from station.contract.topics import Topics
+from station.engine.control_socket import send_command
 from station.telemetry.watch import StationBoard, connect
 
 from .conftest import StationProcess

@@ -86,8 +86,12 @@ class ControlServer:
 def send_command(data_dir: Path, command: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Send one command to the engine of `data_dir` and return its reply.
 
-    Raises ControlError when no engine answers within `timeout` seconds.
+    A command without an ``id`` gets one (every command schema requires it). Raises
+    ControlError when no engine answers within `timeout` seconds.
     """
+    generated_id = isinstance(command, dict) and "id" not in command
+    if generated_id:
+        command = {**command, "id": f"local-{uuid.uuid4().hex[:12]}"}
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as client:
         # An abstract address (Linux) for the reply: nothing to clean up afterwards.
         client.bind(f"\0sensory-station-control-{uuid.uuid4().hex}")
@@ -100,4 +104,6 @@ def send_command(data_dir: Path, command: dict[str, Any], timeout: float = 5.0) 
         except TimeoutError:
             raise ControlError(f"the engine for {data_dir} did not answer in {timeout} s") from None
     reply: dict[str, Any] = json.loads(data)
+    if generated_id:
+        reply.pop("id", None)  # the sender gave none: the reply is as it would have been
     return reply

@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-PACKAGE = "station.telemetry.schemas"
+PACKAGE = "station.contract.schemas"
 
 
 @cache

@@ -1,0 +1,24 @@
+"""Every kind of event the station records and publishes (docs/mqtt.md, "events").
+
+`EventType` is the one list: the event log stores its values, the agent and the aggregates
+compare against them, and a test holds `schemas/event.json` and docs/mqtt.md to it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """The `type` of an event, as stored in the event log and sent on ``<base>/events``."""
+
+    SESSION_START = "session_start"
+    SESSION_END = "session_end"
+    PRESS = "press"
+    RELEASE = "release"
+    REJECTED = "rejected"
+    CLIENT_CHANGED = "client_changed"
+    SOUND_SET_CHANGED = "sound_set_changed"
+    VOLUME_CHANGED = "volume_changed"
+    OBSERVATION = "observation"  # a therapist's tag or note (detail: tag, note)
+    STATION_STATUS = "station_status"  # the engine started (detail: how) or stopped cleanly

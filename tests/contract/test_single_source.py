@@ -1,0 +1,78 @@
+"""Every contract has one definition, and every place that names it derives from it: the
+command schemas, the engine's command table, `station control`, docs/mqtt.md, the event
+types and `event.json`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from station.cli import build_parser
+from station.contract import schemas
+from station.contract.commands import command_specs, refusal
+from station.contract.events import EventType
+from station.engine.commands import HANDLERS
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "mqtt.md"
+
+
+def _docs_section(title: str) -> str:
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n") if f"\n## {title}\n" in text else text.index(
+        f"\n### `{title}`\n")
+    following = re.search(r"\n##+ ", text[start + 1:])
+    return text[start: start + 1 + following.start()] if following else text[start:]
+
+
+def _table_keys(section: str, pattern: str) -> set[str]:
+    return set(re.findall(rf"^\| {pattern} \|", section, flags=re.M))
+
+
+def test_every_command_schema_has_a_handler_and_every_handler_a_schema() -> None:
+    assert set(HANDLERS) == set(schemas.command_names())
+
+
+def test_every_command_has_its_row_in_docs_mqtt() -> None:
+    rows = _table_keys(_docs_section("Commands"), r"`cmd/([a-z_]+)`")
+    assert rows == set(schemas.command_names())
+
+
+def test_station_control_offers_every_command_with_its_arguments() -> None:
+    parser = build_parser()
+    control = next(
+        action.choices["control"] for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    actions = next(
+        action for action in control._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    specs = {spec.cli_action: spec for spec in command_specs().values()}
+    assert set(actions.choices) == set(specs)
+    for name, sub in actions.choices.items():
+        offered = {action.dest for action in sub._actions} - {"help", "config", "overrides"}
+        assert offered == {argument.name for argument in specs[name].arguments}, name
+
+
+def test_a_refusal_names_the_key_and_what_is_allowed() -> None:
+    assert refusal("tag_observation", {"id": "a", "note": "two\nlines"}) == (
+        "note: 'two\\nlines' must not contain control characters (such as new lines)"
+    )
+    assert refusal("set_volume", {"id": "a", "volume": float("nan")}) == "numbers must be finite"
+    assert refusal("dance", {"id": "a"}).startswith("unknown command 'dance'; commands: ")
+    assert refusal("status", {"id": "a"}) is None
+
+
+def test_event_types_are_those_of_the_event_schema_and_of_docs_mqtt() -> None:
+    assert set(schemas.schema("event")["properties"]["type"]["enum"]) == set(EventType)
+    rows = _table_keys(_docs_section("events"), r"`([a-z_]+)`") - {"type"}
+    assert rows == set(EventType)
+
+
+def test_the_observation_tags_of_the_event_are_those_of_the_command() -> None:
+    command_tags = schemas.schema("cmd/tag_observation")["properties"]["tag"]["enum"]
+    observation = next(
+        rule["then"] for rule in schemas.schema("event")["allOf"]
+        if rule["if"]["properties"]["type"].get("const") == "observation"
+    )
+    assert observation["properties"]["detail"]["properties"]["tag"]["enum"] == command_tags
