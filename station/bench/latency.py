@@ -30,7 +30,6 @@ long as the reference was measured (the machine's own).
 from __future__ import annotations
 
 import argparse
-import bisect
 import os
 import random
 import shutil
@@ -46,16 +45,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-RATE = 48000
-PERIOD = 64
-THRESHOLD = 1e-5
-# The onset threshold over a background: this many times its loudest sample.
-BACKGROUND_MARGIN = 4.0
-# An xrun this soon after a press is counted as the press path's.
-NEAR_PRESS_FRAMES = RATE * 10 // 1000
-# xruns this close together belong to one audible gap.
-DROPOUT_FRAMES = RATE * 50 // 1000
-QUIET_FRAMES = RATE * 30 // 1000  # silence this long before the next press
+from station.bench._jack import (
+    PERIOD,
+    RATE,
+    PortListener,
+    idle_xruns,
+    start_jackd,
+)
+
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
 
 PROBE_SOUND_SET = """
@@ -128,118 +125,6 @@ class TelemetryLoad:
         return self.recorded
 
 
-class PortListener:
-    """A JACK client listening to one output port: onset frames after an armed press, quiet
-    spells between presses, and the server's xruns."""
-
-    def __init__(self, server: str) -> None:
-        import jack
-
-        self.client = jack.Client("latency-listener", servername=server, no_start_server=True)
-        self.port = self.client.inports.register("in")
-        self.threshold = THRESHOLD
-        self.xruns = 0
-        # The JACK frame (the server's estimate) of each xrun and of each press.
-        self.xrun_frames: list[int] = []
-        self.press_frames: list[int] = []
-        self.peak = 0.0
-        self.armed_at: int | None = None
-        self.onset: int | None = None
-        self.heard = threading.Event()
-        self.quiet = threading.Event()
-        self._last_loud = 0
-        self._cycle = (0, time.monotonic())
-        self.client.set_process_callback(self._process)
-        self.client.set_xrun_callback(self._xrun)
-        self.client.activate()
-
-    def _xrun(self, delay_microseconds: float) -> None:
-        self.xruns += 1
-        self.xrun_frames.append(self.client.frame_time)
-
-    def _process(self, frames: int) -> None:
-        start = self.client.last_frame_time
-        self._cycle = (start, time.monotonic())
-        buffer = memoryview(self.port.get_buffer()).cast("f")
-        self.peak = max(self.peak, max(buffer[:frames]), -min(buffer[:frames]))
-        threshold = self.threshold
-        first = next((i for i in range(frames) if abs(buffer[i]) > threshold), None)
-        if first is not None:
-            last = next(i for i in range(frames - 1, -1, -1) if abs(buffer[i]) > threshold)
-            self._last_loud = start + last
-            if self.armed_at is not None and self.onset is None:
-                self.onset = start + first
-                self.heard.set()
-        if start + frames - self._last_loud > QUIET_FRAMES:
-            self.quiet.set()
-        else:
-            self.quiet.clear()
-
-    def arm(self) -> int:
-        """Start looking for an onset; the JACK frame of this moment.
-
-        The start of the cycle this listener last processed plus the wall-clock time since,
-        at the sample rate, kept within that cycle's period: a dummy driver running behind
-        real time advances fewer frames than the clock, and that must not make a press look
-        later (and its latency shorter) than it was. (jack_frame_time's own estimate jumped
-        by whole periods after xruns; jack_last_frame_time is only valid inside the process
-        callback.)
-        """
-        self.onset = None
-        self.heard.clear()
-        frame, at = self._cycle
-        elapsed = round((time.monotonic() - at) * RATE)
-        self.armed_at = frame + min(max(elapsed, 0), PERIOD - 1)
-        self.press_frames.append(self.armed_at)
-        return self.armed_at
-
-    def set_threshold_over_background(self, seconds: float) -> float:
-        """Listen to the background for `seconds`; the onset threshold becomes
-        BACKGROUND_MARGIN times its loudest sample (at least THRESHOLD). Returns the peak."""
-        self.peak = 0.0
-        threading.Event().wait(seconds)
-        background = self.peak
-        self.threshold = max(THRESHOLD, BACKGROUND_MARGIN * background)
-        return background
-
-    def dropouts(self, since: int) -> int:
-        """Gaps a listener would hear from JACK frame `since` on: xruns closer together than
-        DROPOUT_FRAMES are one gap (a stall of several periods is reported once per period)."""
-        gaps = 0
-        last = None
-        for xrun in sorted(frame for frame in self.xrun_frames if frame >= since):
-            if last is None or xrun - last > DROPOUT_FRAMES:
-                gaps += 1
-            last = xrun
-        return gaps
-
-    def xruns_near_presses(self, since: int) -> int:
-        """How many xruns from JACK frame `since` on fell within NEAR_PRESS_FRAMES after a
-        press."""
-        presses = sorted(self.press_frames)
-        near = 0
-        for xrun in self.xrun_frames:
-            if xrun < since:
-                continue
-            before = bisect.bisect_right(presses, xrun)
-            if before and xrun - presses[before - 1] <= NEAR_PRESS_FRAMES:
-                near += 1
-        return near
-
-    def wait_for_port(self, name: str, timeout: float) -> None:
-        waited = threading.Event()
-        for _ in range(int(timeout * 10)):
-            if self.client.get_ports(name):
-                self.client.connect(name, self.port)
-                return
-            waited.wait(0.1)
-        raise RuntimeError(f"JACK port {name} did not appear within {timeout} s")
-
-    def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -297,33 +182,6 @@ def _station_config(folder: Path, background_voices: int) -> tuple[Path, str, li
     client.setdefault("access", {})["inputs"] = {name: {"mode": "latch"} for name in background}
     (copy / "clients" / f"{BENCH_CLIENT}.toml").write_text(tomli_w.dumps(client))
     return station, probe, background
-
-
-def _start_jackd(name: str, realtime: bool) -> subprocess.Popen[bytes]:
-    import jack
-
-    binary = shutil.which("jackd") or "/usr/bin/jackd"
-    if not Path(binary).exists():
-        raise RuntimeError("jackd is not installed: apt-get install jackd2")
-    # With --realtime, jackd and its clients' audio threads (the engine's and the reference's)
-    # run SCHED_FIFO, as on a Pi whose units allow LimitRTPRIO; needs the right to do so.
-    priority = ["--realtime"] if realtime else ["--no-realtime"]
-    process = subprocess.Popen(
-        [binary, "-n", name, *priority, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    jack.set_error_function(lambda message: None)
-    waited = threading.Event()
-    for _ in range(100):
-        try:
-            jack.Client("probe", servername=name, no_start_server=True).close()
-            return process
-        except jack.JackError:
-            if process.poll() is not None:
-                break
-            waited.wait(0.1)
-    process.kill()
-    raise RuntimeError("jackd with the dummy driver did not start")
 
 
 def _measure(
@@ -430,21 +288,9 @@ def _measure_logged(
     }
 
 
-def _idle_xruns(server: str, seconds: float) -> dict[str, Any]:
-    """jackd's xruns with only a listener attached, for `seconds`: the machine's own."""
-    listener = PortListener(server)
-    try:
-        since, before = listener.client.frame_time, listener.xruns
-        threading.Event().wait(seconds)
-        return {"seconds": round(seconds, 1), "xruns": listener.xruns - before,
-                "dropouts": listener.dropouts(since)}
-    finally:
-        listener.close()
-
-
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     server = f"bench-{uuid.uuid4().hex[:8]}"
-    jackd = _start_jackd(server, arguments.realtime)
+    jackd = start_jackd(server, arguments.realtime)
     try:
         with tempfile.TemporaryDirectory() as folder:
             station, probe, background = _station_config(
@@ -457,7 +303,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 [sys.executable, "-m", "station.bench._reference_synth"],
                 "latency-reference:output_1", "press", "release", server, arguments, "ready",
             )
-            idle = _idle_xruns(server, reference["seconds"])
+            idle = idle_xruns(server, reference["seconds"])
             # The engine runs as systemd runs it on a Pi, beside the broker and the telemetry
             # agent; `station run` would add its supervisor's stdin relay to every press.
             beside = [
