@@ -23,14 +23,14 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from station.errors import ConfigError
-from station.sound.catalog import (
+from station.music.catalog import (
     DRUM_PIECES,
     INSTRUMENT_NAMES,
     MELODIC_INSTRUMENTS,
     SAMPLE_EXTENSIONS,
 )
-from station.sound.midi import MidiFileError, melody_notes
-from station.sound.theory import NOTE_NAMES, SCALES, chord_notes, note_name, parse_note_name
+from station.music.midi import MidiFileError, melody_notes
+from station.music.theory import NOTE_NAMES, SCALES, chord_notes, note_name, parse_note_name
 
 M = TypeVar("M", bound=BaseModel)
 
