@@ -41,13 +41,8 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from station.config import (
-    AccessOverride,
-    AccessSection,
-    InputConfig,
-    input_access_defaults,
-    merge_access,
-)
+from station.config import AccessOverride, AccessSection, InputConfig
+from station.config.access import input_access_defaults, merge_access
 
 MOMENTARY = "momentary"
 LATCH = "latch"

@@ -10,8 +10,7 @@ import pytest
 from station.config import InputConfig, load_station
 from station.errors import ConfigError
 from station.inputs.access import LATCH, AccessSettings
-
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "config"
+from tests.conftest import SHIPPED_CONFIG
 
 
 @pytest.fixture
