@@ -7,7 +7,7 @@ Three kinds of file live under ``config/``, each with a module of its own:
 * sound-set files (``sound-sets/*.toml``, `sound_set`): what each play input sounds like;
 * client-profile files (``clients/*.toml``, `client`): per-client safety and access settings.
 
-`access` holds the access settings' defaults and merging, `problems` the problems as data, and
+`access` holds the access settings' defaults and layers, `problems` the problems as data, and
 `loading` reads the files and checks them against each other. Every problem is shown as
 ``file: section.key: message`` naming the bad value and what is allowed, so that a therapist
 can fix the file without reading code.
@@ -16,7 +16,7 @@ Imports run downward: `schema` and `problems` at the bottom, then `access`, the 
 file, and `loading` on top; below them all only `station.music` and `station.errors`.
 """
 
-from station.config.access import AccessOverride, AccessSection
+from station.config.access import AccessOverride, AccessSection, AccessSettings
 from station.config.client import ClientProfile, ClientSection
 from station.config.loading import (
     LoadedStation,
@@ -32,6 +32,7 @@ from station.config.station_file import AudioSection, InputConfig, StationConfig
 __all__ = [
     "AccessOverride",
     "AccessSection",
+    "AccessSettings",
     "AudioSection",
     "ClientProfile",
     "ClientSection",

@@ -1,17 +1,31 @@
-"""Access-filter settings as the files give them, their built-in defaults, and merging."""
+"""Access-filter settings: their keys in the files, their built-in defaults, and their layers.
+
+This is the one place for the defaults and for how the layers combine. Units: the files give
+milliseconds (the ``*_ms`` keys) and the stuck-switch guard in seconds (``stuck_s``);
+`AccessSettings`, what the access filter (`station.inputs.access`) reads, is in seconds
+throughout.
+
+Layers, later winning (`input_access_layers`):
+
+1. the built-in defaults, `ACCESS_DEFAULTS`;
+2. the input's ``access`` table in the station file (a session control first waits for a long
+   press, `SESSION_HOLD_MS`);
+3. the client profile's ``[access]`` keys;
+4. the client profile's ``[access.inputs.<input>]`` keys.
+
+Controls are the therapist's: client profiles do not change them (layers 3 and 4 are left out).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
 from station.config.problems import Problem
 from station.config.schema import Schema
-
-if TYPE_CHECKING:
-    from station.config.station_file import InputConfig
 
 AccessMode = Literal["momentary", "latch", "timed"]
 
@@ -54,11 +68,32 @@ ACCESS_DEFAULTS = AccessOverride(
 SESSION_HOLD_MS = 2000.0
 
 
-def input_access_defaults(item: InputConfig) -> AccessOverride | None:
-    """The station file's access table of `item`; a session control waits for a long press."""
-    if item.action != "session":
-        return item.access
-    return merge_access(AccessOverride(acceptance_ms=SESSION_HOLD_MS), item.access)
+class ConfiguredInput(Protocol):
+    """What the layering reads of an input of the station file (an `InputConfig`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def action(self) -> str | None: ...
+
+    @property
+    def access(self) -> AccessOverride | None: ...
+
+
+def input_access_layers(
+    item: ConfiguredInput, profile: AccessSection | None
+) -> tuple[AccessOverride | None, ...]:
+    """The layers over the built-in defaults for station input `item`, lowest first, under a
+    client profile's ``[access]`` table (`profile`; None: no client)."""
+    if item.role == "control" or profile is None:
+        if item.action == "session":
+            return (AccessOverride(acceptance_ms=SESSION_HOLD_MS), item.access)
+        return (item.access,)
+    return (item.access, profile, profile.inputs.get(item.name))
 
 
 def merge_access(*layers: AccessOverride | None) -> AccessOverride:
@@ -96,3 +131,53 @@ def access_problems(merged: AccessOverride, file: Path, where: str) -> list[Prob
             f"(stuck_s = {merged.stuck_s:g}); no press could ever be accepted",
         ))
     return problems
+
+
+def _in_seconds(merged: AccessOverride) -> dict[str, Any]:
+    """A merged table's values as `AccessSettings` fields: milliseconds become seconds."""
+    return {
+        "debounce": (merged.debounce_ms or 0.0) / 1000.0,
+        "acceptance": (merged.acceptance_ms or 0.0) / 1000.0,
+        "lockout": (merged.lockout_ms or 0.0) / 1000.0,
+        "release_tolerance": (merged.release_tolerance_ms or 0.0) / 1000.0,
+        "mode": merged.mode,
+        "timed": (merged.timed_ms or 0.0) / 1000.0,
+        "stuck": merged.stuck_s or 0.0,
+    }
+
+
+_BUILT_IN = _in_seconds(ACCESS_DEFAULTS)
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """One input's access-filter settings, in seconds; each defaults to `ACCESS_DEFAULTS`.
+
+    debounce: edges this soon after an acting edge are bounce (file: debounce_ms).
+    acceptance: a press counts once held this long; 0: at once (acceptance_ms).
+    lockout: a press starting this soon after the start of the last accepted one is rejected
+    (lockout_ms).
+    release_tolerance: drop-outs shorter than this do not end a press (release_tolerance_ms).
+    mode: "momentary", "latch" or "timed".
+    timed: how long a note sounds in timed mode (timed_ms).
+    stuck: a press held this long is released and its input ignored until let go (stuck_s).
+    """
+
+    debounce: float = _BUILT_IN["debounce"]
+    acceptance: float = _BUILT_IN["acceptance"]
+    lockout: float = _BUILT_IN["lockout"]
+    release_tolerance: float = _BUILT_IN["release_tolerance"]
+    mode: str = _BUILT_IN["mode"]
+    timed: float = _BUILT_IN["timed"]
+    stuck: float = _BUILT_IN["stuck"]
+
+    @classmethod
+    def layered(cls, *layers: AccessOverride | None) -> AccessSettings:
+        """The built-in defaults overridden by the keys each layer sets, later layers winning."""
+        return cls(**_in_seconds(merge_access(*layers)))
+
+    @classmethod
+    def for_input(cls, item: ConfiguredInput, profile: AccessSection | None) -> AccessSettings:
+        """Settings of station input `item` under a client profile's ``[access]`` table (None:
+        no client), layered as the module docstring says."""
+        return cls.layered(*input_access_layers(item, profile))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from station.config.access import access_problems, merge_access
+from station.config.access import access_problems, input_access_layers, merge_access
 from station.config.client import ClientProfile, check_client
 from station.config.problems import Problem, did_you_mean, validate
 from station.config.sound_set import SoundSet, check_sound_set
@@ -230,7 +230,7 @@ def _check_client_inputs(
                     f"{', '.join(play) or 'none'}{did_you_mean(name, play)}",
                 ))
         for name, item in play.items():
-            merged = merge_access(item.access, client.access, client.access.inputs.get(name))
+            merged = merge_access(*input_access_layers(item, client.access))
             problems.extend(access_problems(merged, path, f"access (input {name!r})"))
 
 

@@ -12,12 +12,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, SecretStr
 
-from station.config.access import (
-    AccessOverride,
-    access_problems,
-    input_access_defaults,
-    merge_access,
-)
+from station.config.access import AccessOverride, access_problems, input_access_layers, merge_access
 from station.config.problems import Problem, did_you_mean
 from station.config.schema import NAME_PATTERN, PSEUDONYM_PATTERN, Schema
 
@@ -179,7 +174,7 @@ def _check_inputs(path: Path, config: StationConfig, problems: list[Problem]) ->
                 ))
             key_owner[item.key] = item.name
         problems.extend(access_problems(
-            merge_access(input_access_defaults(item)), path, f"{where}.access"
+            merge_access(*input_access_layers(item, None)), path, f"{where}.access"
         ))
 
 

@@ -20,8 +20,7 @@ from typing import Any, Protocol
 
 from gpiozero import LED, RotaryEncoder
 
-from station.config import InputConfig
-from station.inputs.access import AccessSettings
+from station.config import AccessSettings, InputConfig
 from station.inputs.switches import DeadlineScheduler, Switch
 
 log = logging.getLogger(__name__)

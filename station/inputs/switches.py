@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from gpiozero import LED, InputDevice
 
-from station.config import AccessSection, InputConfig
-from station.inputs.access import PRESS, RELEASE, AccessFilter, AccessSettings, Action
+from station.config import AccessSection, AccessSettings, InputConfig
+from station.inputs.access import PRESS, RELEASE, AccessFilter, Action
 
 log = logging.getLogger(__name__)
 
