@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class StationError(Exception):
     """Base class of every error the station raises on purpose."""
@@ -10,8 +12,9 @@ class StationError(Exception):
 class ConfigError(StationError, ValueError):
     """One or more configuration files are missing, malformed or inconsistent."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+    def __init__(self, problems: Iterable[object]) -> None:
+        # Each problem (a `station.config.Problem`, or a line of text) is shown as one line.
+        self.problems = [str(problem) for problem in problems]
         super().__init__("\n".join(self.problems))
 
 

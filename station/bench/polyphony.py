@@ -100,7 +100,7 @@ def _measure_apart(call: str) -> float:
 
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
-    from station.sound.catalog import MELODIC_INSTRUMENTS
+    from station.music.catalog import MELODIC_INSTRUMENTS
 
     period = BLOCK / RATE
     per_instrument: dict[str, dict[str, Any]] = {}

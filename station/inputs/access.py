@@ -33,26 +33,22 @@ a debounce window, bounce report; then the edge itself.
 Bounces are data too, but a chattering switch must not flood the event log: every swallowed
 edge that the switch did not stay in is counted, and the counts are reported as one ``bounce``
 rejection carrying the number of edges, at most once per `BOUNCE_REPORT_SECONDS` per input.
+
+The settings, `AccessSettings` (seconds), have their defaults and their layering (station file,
+client profile) in `station.config.access`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
-from station.config import (
-    AccessOverride,
-    AccessSection,
-    InputConfig,
-    input_access_defaults,
-    merge_access,
-)
+from station.config.access import AccessMode, AccessSettings
 from station.contract.events import EventType
 
-MOMENTARY = "momentary"
-LATCH = "latch"
-TIMED = "timed"
+MOMENTARY: AccessMode = "momentary"
+LATCH: AccessMode = "latch"
+TIMED: AccessMode = "timed"
 
 # Rejection reasons, as recorded in the event log.
 BOUNCE = "bounce"
@@ -69,56 +65,6 @@ _IDLE = 0  # no hold
 _PENDING = 1  # held, waiting for the acceptance delay
 _ACCEPTED = 2  # held, accepted
 _IGNORING = 3  # held, rejected (lockout or stuck) or dropped by a mode change: wait for its end
-
-
-@dataclass(frozen=True)
-class AccessSettings:
-    """One input's filter settings, in seconds (config files give milliseconds / seconds).
-
-    debounce: edges this soon after an acting edge are bounce (default 0.020).
-    acceptance: a press counts once held this long (default 0: at once).
-    lockout: a press starting this soon after the start of the last accepted one is rejected
-    (default 0).
-    release_tolerance: drop-outs shorter than this do not end a press (default 0).
-    mode: "momentary", "latch" or "timed" (default "momentary").
-    timed: how long a note sounds in timed mode (default 1.0).
-    stuck: a press held this long is released and its input ignored until let go (default 30).
-    """
-
-    debounce: float = 0.020
-    acceptance: float = 0.0
-    lockout: float = 0.0
-    release_tolerance: float = 0.0
-    mode: str = MOMENTARY
-    timed: float = 1.0
-    stuck: float = 30.0
-
-    @classmethod
-    def layered(cls, *layers: AccessOverride | None) -> AccessSettings:
-        """The built-in defaults overridden by the keys each layer sets, later layers winning."""
-        merged = merge_access(*layers)
-        # merge_access starts from ACCESS_DEFAULTS, so every key is set.
-        return cls(
-            debounce=(merged.debounce_ms or 0.0) / 1000.0,
-            acceptance=(merged.acceptance_ms or 0.0) / 1000.0,
-            lockout=(merged.lockout_ms or 0.0) / 1000.0,
-            release_tolerance=(merged.release_tolerance_ms or 0.0) / 1000.0,
-            mode=merged.mode or MOMENTARY,
-            timed=(merged.timed_ms or 0.0) / 1000.0,
-            stuck=merged.stuck_s or 0.0,
-        )
-
-    @classmethod
-    def for_input(cls, item: InputConfig, profile: AccessSection | None) -> AccessSettings:
-        """Settings of station input `item` for a client profile's ``[access]`` table.
-
-        Layers, later winning: built-in defaults, the input's ``access`` table in the station
-        file, the client's ``[access]`` keys, the client's ``[access.inputs.<name>]`` keys.
-        Controls are the therapist's: client profiles do not change them.
-        """
-        if item.role == "control" or profile is None:
-            return cls.layered(input_access_defaults(item))
-        return cls.layered(item.access, profile, profile.inputs.get(item.name))
 
 
 class Action(NamedTuple):

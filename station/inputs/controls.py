@@ -20,8 +20,7 @@ from typing import Any, Protocol
 
 from gpiozero import LED, RotaryEncoder
 
-from station.config import InputConfig
-from station.inputs.access import AccessSettings
+from station.config import AccessSettings, InputConfig
 from station.inputs.switches import DeadlineScheduler, Switch
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,8 @@ _STOP = "stop"
 
 
 class EngineControl(Protocol):
-    """What the controls may ask of the engine (implemented by `station.engine.station_control.StationControl`)."""
+    """What the controls may ask of the engine (implemented by
+    `station.engine.station_control.StationControl`)."""
 
     @property
     def session_running(self) -> bool: ...

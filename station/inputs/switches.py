@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from gpiozero import LED, InputDevice
 
-from station.config import AccessSection, InputConfig
+from station.config import AccessSection, AccessSettings, InputConfig
 from station.contract.events import EventType
-from station.inputs.access import AccessFilter, AccessSettings, Action
+from station.inputs.access import AccessFilter, Action
 
 log = logging.getLogger(__name__)
 

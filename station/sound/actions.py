@@ -12,7 +12,7 @@ from typing import Any
 import pyo
 
 from station.config import RhythmConfig
-from station.sound.catalog import DRUM_PIECES
+from station.music.catalog import DRUM_PIECES
 from station.sound.instruments import DrumKit, Instrument, LoadedSample, Sampler, Voice
 
 # A pure fifth above the drone's root, in semitones' frequency ratio.

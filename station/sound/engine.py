@@ -11,6 +11,7 @@ import pyo
 
 from station.config import ClientProfile, ClientSection, SoundSet
 from station.errors import AudioError, ConfigError
+from station.music.theory import chord_notes, frequency, midi_note, parse_note_name
 from station.sound.actions import (
     HitDrum,
     MelodyCursor,
@@ -23,7 +24,6 @@ from station.sound.actions import (
     ToggleRhythm,
 )
 from station.sound.instruments import INSTRUMENTS, DrumKit, Instrument, Sampler
-from station.sound.theory import chord_notes, frequency, midi_note, parse_note_name
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import pyo
 
 from station.errors import AudioError
-from station.sound.catalog import DRUM_PIECES, INSTRUMENT_NAMES
+from station.music.catalog import DRUM_PIECES, INSTRUMENT_NAMES
 
 # (seconds, starting fraction of the level) of a held note's swell; 0 seconds = no swell.
 SwellShape = tuple[float, float]
@@ -475,4 +475,4 @@ class Sampler(Instrument):
 INSTRUMENTS: dict[str, type[Instrument]] = {
     cls.name: cls for cls in (Bell, Pad, Pluck, Mallet, SineTone, Drone, DrumKit, Sampler)
 }
-assert tuple(INSTRUMENTS) == INSTRUMENT_NAMES, "keep station.sound.catalog in step"
+assert tuple(INSTRUMENTS) == INSTRUMENT_NAMES, "keep station.music.catalog in step"

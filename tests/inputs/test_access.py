@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from station.config import AccessSettings
 from station.contract.events import EventType
 from station.inputs.access import (
     BOUNCE,
@@ -25,7 +26,6 @@ from station.inputs.access import (
     TIMED,
     TOO_SHORT,
     AccessFilter,
-    AccessSettings,
     Action,
 )
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from station.config import ClientProfile, SoundSet, check_sound_set
+from station.config import ClientProfile, Problem, SoundSet
+from station.config.sound_set import check_sound_set
 
 BLOCK = 64
 RATE = 48000
@@ -101,7 +102,7 @@ def sound_set(folder: Path, text: str) -> SoundSet:
     relative to `folder`)."""
     path = folder / "test-set.toml"
     path.write_text(text)
-    problems: list[str] = []
+    problems: list[Problem] = []
     loaded = check_sound_set(path, tomllib.loads(text), problems)
     assert loaded is not None, problems
     return loaded

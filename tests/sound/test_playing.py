@@ -367,7 +367,7 @@ def test_every_instrument_renders_dozens_of_sounding_voices_without_crashing() -
     # pyo 1.1.0 crashed (segmentation fault) a few hundred blocks into 32 drone voices built
     # from a list of frequencies. In a child process, so that a crash fails this test instead
     # of ending the test run.
-    from station.sound.catalog import INSTRUMENT_NAMES
+    from station.music.catalog import INSTRUMENT_NAMES
 
     script = (
         "from station.bench.polyphony import measure\n"

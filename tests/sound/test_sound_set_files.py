@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from station.config import check_sound_set
+from station.config import Problem
+from station.config.sound_set import check_sound_set
 from station.errors import ConfigError
 from tests.sound.render import client, sound_set
 
@@ -18,9 +19,9 @@ HEADER = '[sound_set]\nname = "mine"\ninstrument = "bell"\n'
 def problems_in(folder: Path, text: str) -> list[str]:
     path = folder / "mine.toml"
     path.write_text(text)
-    problems: list[str] = []
+    problems: list[Problem] = []
     assert check_sound_set(path, tomllib.loads(text), problems) is None
-    return [problem.removeprefix(f"{path}: ") for problem in problems]
+    return [str(problem).removeprefix(f"{path}: ") for problem in problems]
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from station.config import (
-    StationConfig,
-    apply_overrides,
-    check_files,
-    effective_config,
-    load_station,
-)
+from station.config import StationConfig, check_files, effective_config, load_station
+from station.config.loading import apply_overrides
 from station.errors import ConfigError
 from tests.conftest import edit
 
@@ -193,7 +188,9 @@ def test_a_pseudonym_that_looks_like_a_real_name_is_refused(
 ) -> None:
     client = edit(config_dir / "clients/C-2M9Q.toml", '"C-2M9Q"', f'"{name}"')
 
-    assert check_files([client]) == [f"{client}: client.pseudonym: {name!r} {NOT_A_PSEUDONYM}"]
+    assert [str(problem) for problem in check_files([client])] == [
+        f"{client}: client.pseudonym: {name!r} {NOT_A_PSEUDONYM}"
+    ]
 
 
 # --------------------------------------------------------------------------------------

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from station.config import InputConfig, load_station
+from station.config import AccessOverride, AccessSettings, InputConfig, load_station
 from station.errors import ConfigError
-from station.inputs.access import LATCH, AccessSettings
-
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "config"
+from station.inputs.access import LATCH
+from tests.conftest import SHIPPED_CONFIG
 
 
 @pytest.fixture
@@ -40,6 +39,12 @@ def test_the_shipped_tremor_profile_layers_over_the_station_inputs(config_dir: P
     head = AccessSettings.for_input(inputs["head-switch"], profile)
     assert (red.debounce, red.acceptance, red.lockout, red.mode) == (0.03, 0.08, 0.25, "momentary")
     assert head.mode == LATCH, "the client's per-input table wins"
+
+
+def test_the_filter_defaults_are_the_built_in_file_settings_in_seconds() -> None:
+    assert AccessSettings() == AccessSettings.layered(), "one set of defaults, not two"
+    settings = AccessSettings.layered(AccessOverride(debounce_ms=30, timed_ms=500, stuck_s=5))
+    assert (settings.debounce, settings.timed, settings.stuck) == (0.03, 0.5, 5.0)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.sound.midi import MidiFileError, melody_notes
+from station.music.midi import MidiFileError, melody_notes
 
 HEADER = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 0x60])
 
