@@ -4,6 +4,7 @@ Debian's package started for the test run."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -15,8 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from station.dashboard.ingest import Ingest, IngestSettings
 from station.dashboard.store import Store
 from tests.conftest import free_port
 
@@ -58,9 +62,11 @@ class PostgresServer:
                         + (log.read_text() if log.exists() else ""))
 
     def start(self) -> None:
-        self._run(str(self.bin / "initdb"), "--pgdata", str(self.data), "--username",
-                  self.user, "--auth", "trust", "--encoding", "UTF8", "--no-sync",
-                  "--no-instructions")
+        """Start the server (making its cluster the first time)."""
+        if not self.data.exists():
+            self._run(str(self.bin / "initdb"), "--pgdata", str(self.data), "--username",
+                      self.user, "--auth", "trust", "--encoding", "UTF8", "--no-sync",
+                      "--no-instructions")
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         self._run(str(self.bin / "pg_ctl"), "--pgdata", str(self.data), "--wait",
@@ -68,9 +74,13 @@ class PostgresServer:
                   "--options", options, "start")
 
     def stop(self) -> None:
+        """Stop the server (fast: open connections are cut, as in an outage)."""
         if (self.data / "postmaster.pid").exists():
             self._run(str(self.bin / "pg_ctl"), "--pgdata", str(self.data), "--wait",
                       "--mode", "fast", "stop")
+
+    def remove(self) -> None:
+        self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
@@ -95,7 +105,7 @@ def postgres() -> Iterator[PostgresServer]:
         server.start()
         yield server
     finally:
-        server.stop()
+        server.remove()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -126,3 +136,49 @@ def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = 
         value = condition()
     assert value, f"{what or 'the condition'} did not hold within {timeout} s"
     return value
+
+
+class Publisher:
+    """A paho client, as any publisher on the broker: QoS 1, each publish acknowledged."""
+
+    def __init__(self, port: int) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes | str | dict[str, Any],
+                retain: bool = False) -> None:
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(10)
+        assert info.is_published(), f"the broker did not acknowledge {topic}"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def publisher(mosquitto: Any) -> Iterator[Publisher]:
+    made = Publisher(mosquitto.port)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def ingest_factory(mosquitto: Any) -> Iterator[Callable[..., Ingest]]:
+    """Start an `Ingest` on the fixture broker: `make(store, **settings)`, subscribed."""
+    made: list[Ingest] = []
+
+    def make(store: Store, **settings: Any) -> Ingest:
+        ingest = Ingest(store, IngestSettings(host="127.0.0.1", port=mosquitto.port,
+                                              **settings))
+        made.append(ingest)
+        ingest.start()
+        assert ingest.subscribed.wait(10), "ingest did not subscribe within 10 s"
+        return ingest
+
+    yield make
+    for ingest in made:
+        ingest.stop()

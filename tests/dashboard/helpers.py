@@ -5,7 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import text
+
 from station.dashboard.contract import problems
+from station.dashboard.store import Store
+from station.dashboard.store.models import Base
 
 SITE = "demo-site"
 STATION = "room-1"
@@ -34,3 +38,13 @@ def event(seq: int, kind: str = "press", *, station: str = STATION, site: str = 
 
 def events_topic(station: str = STATION, site: str = SITE) -> str:
     return f"{ROOT}/{site}/{station}/events"
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to tell that a write changed nothing."""
+    with store.engine.connect() as connection:
+        return {
+            table: sorted(tuple(row) for row in connection.execute(
+                text(f"SELECT * FROM {table}")))
+            for table in sorted(Base.metadata.tables)
+        }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
@@ -23,6 +24,7 @@ from station.dashboard.store import (
 )
 from station.dashboard.store.database import (
     DatabaseError,
+    alembic_config,
     database_url,
     downgrade,
     migrate,
@@ -35,7 +37,7 @@ from station.dashboard.store.models import (
     SessionSummary,
     TherapySession,
 )
-from tests.dashboard.helpers import event
+from tests.dashboard.helpers import event, snapshot
 
 ROOM_1 = StationKey("demo-site", "room-1")
 ROOM_2 = StationKey("demo-site", "room-2")
@@ -47,16 +49,6 @@ def _records(station: StationKey, *messages: dict[str, Any]) -> list[EventRecord
     return [EventRecord(station, message, received=2000.0) for message in messages]
 
 
-def _snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to tell that a write changed nothing."""
-    with store.engine.connect() as connection:
-        return {
-            table: sorted(tuple(row) for row in connection.execute(
-                text(f"SELECT * FROM {table}")))
-            for table in sorted(Base.metadata.tables)
-        }
-
-
 def test_migrations_build_from_empty_exactly_what_the_models_say(database_url: str) -> None:
     engine = open_engine(database_url)
     try:
@@ -65,6 +57,7 @@ def test_migrations_build_from_empty_exactly_what_the_models_say(database_url: s
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
+        command.check(alembic_config(engine))  # `alembic check`: raises on any difference
         downgrade(engine, "base")
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
         migrate(engine)
@@ -104,10 +97,10 @@ def test_an_event_written_twice_is_stored_once_and_nothing_else_changes(store: S
     first, second = event(1, "session_start"), event(2)
     result = store.write(_records(ROOM_1, first, second))
     assert result.stored == 2
-    before = _snapshot(store)
+    before = snapshot(store)
     again = store.write(_records(ROOM_1, second, second))
     assert again.stored == 0 and again.count(IngestReason.DUPLICATE) == 2
-    after = _snapshot(store)
+    after = snapshot(store)
     counters = after.pop("ingest_counters")
     before.pop("ingest_counters")
     assert after == before
