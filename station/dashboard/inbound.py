@@ -10,6 +10,7 @@ the topic's JSON Schema, an event that names another station than its topic) bec
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large a number")
+    return number
+
+
 def _where(topic: str, root: str) -> tuple[StationKey, Kind] | None:
     parts = topic.removeprefix(f"{root}/").split("/", 2)
     if not topic.startswith(f"{root}/") or len(parts) < 3:
@@ -101,7 +109,7 @@ def read_message(
     document: Any = text
     if kind.json:
         try:
-            document = json.loads(text, parse_constant=_no_constant)
+            document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
         except ValueError as error:
             return refuse(IngestReason.NOT_JSON, f"not JSON: {error}")
     wrong = problems(kind.schema, document)
@@ -122,14 +130,26 @@ def read_message(
     return SummaryRecord(station, document, received, retained)
 
 
-def _has_nul(value: Any) -> bool:
+BIGGEST_SEQ = 2**63 - 1  # a BIGINT column
+
+
+def _text_problem(value: Any) -> str:
+    """What in `value`'s strings no database column can hold (PostgreSQL keeps no NUL; a lone
+    surrogate from a ``\\ud800`` escape is not text at all); "" when nothing."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return "a NUL character (\\u0000)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate (\\ud800 to \\udfff), which is not text"
+        return ""
+    items: list[Any] = []
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    return next((problem for problem in map(_text_problem, items) if problem), "")
 
 
 def _unstorable(document: dict[str, Any]) -> list[str]:
@@ -139,7 +159,10 @@ def _unstorable(document: dict[str, Any]) -> list[str]:
         value = document.get(key)
         if isinstance(value, str) and len(value) > limit:
             wrong.append(f"{key}: longer than {limit} characters")
-    if _has_nul(document):
-        # PostgreSQL keeps no NUL character in text or jsonb.
-        wrong.append("payload: a NUL character (\\u0000)")
+    seq = document.get("seq")
+    if isinstance(seq, int) and seq > BIGGEST_SEQ:
+        wrong.append(f"seq: larger than {BIGGEST_SEQ}")
+    problem = _text_problem(document)
+    if problem:
+        wrong.append(f"payload: {problem}")
     return wrong

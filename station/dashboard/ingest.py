@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from station.dashboard.inbound import read_message, subscriptions
 from station.dashboard.store import BatchResult, IngestReason, Record, Refusal, SeqGap, Store
@@ -157,8 +157,12 @@ class Ingest:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if self._store(batch):
-                self._acknowledge(batch)
+            try:
+                if self._store(batch):
+                    self._acknowledge(batch)
+            except Exception:
+                # Unacknowledged, the batch comes again after the next reconnect.
+                log.exception("ingest could not store a batch of %d messages", len(batch))
 
     def _store(self, batch: list[_Arrival]) -> bool:
         """Write `batch`; False if the database stayed out of reach until ingest stopped."""
@@ -189,27 +193,11 @@ class Ingest:
             return self.store.write(records)
         except (OperationalError, InterfaceError):
             raise
-        except SQLAlchemyError:
-            # One record the database will not take must not hold up the rest: write them
-            # one by one, and count those it refuses.
+        except Exception:
+            # One record the database will not take must not hold up the rest.
             log.exception("the database refused a batch of %d messages; storing them one by "
                           "one", len(records))
-            total = BatchResult(counted={})
-            for record in records:
-                try:
-                    done = self.store.write([record])
-                except (OperationalError, InterfaceError):
-                    raise
-                except SQLAlchemyError as error:
-                    topic = record.topic if isinstance(record, Refusal) else str(record.station)
-                    done = self.store.write([Refusal(
-                        IngestReason.UNSTORABLE, topic,
-                        str(getattr(error, "orig", None) or error)[:200], self.clock())])
-                total.stored += done.stored
-                for reason, number in (done.counted or {}).items():
-                    assert total.counted is not None
-                    total.counted[reason] = total.counted.get(reason, 0) + number
-            return total
+            return self.store.write_each(records, self.clock())
 
     def _acknowledge(self, batch: list[_Arrival]) -> None:
         # A message from an earlier connection is not acknowledged: the broker sends it

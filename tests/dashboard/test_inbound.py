@@ -65,6 +65,12 @@ def test_topics_the_dashboard_does_not_store_are_ignored(topic: str) -> None:
      "session: longer than 64 characters"),
     (json.dumps(event(1, "observation", detail={"note": "a\u0000b"})).encode(),
      IngestReason.SCHEMA, "payload: a NUL character (\\u0000)"),
+    (json.dumps(event(1, "observation", detail={"note": "\ud800"})).encode(),
+     IngestReason.SCHEMA, "payload: a lone surrogate"),
+    (json.dumps(event(2**64)).encode(), IngestReason.SCHEMA,
+     "seq: larger than 9223372036854775807"),
+    (json.dumps(event(1)).replace('"t_mono": 81235.5', '"t_mono": 1e400').encode(),
+     IngestReason.NOT_JSON, "not JSON: 1e400 is too large a number"),
     (json.dumps(event(1, "observation", detail={"note": "x" * 200}) | {"pad": "y" * 8000})
      .encode(), IngestReason.OVERSIZED, "bytes; event messages take at most 8192"),
 ])

@@ -213,3 +213,16 @@ def test_refusals_are_counted_by_reason_with_the_last_problem(store: Store) -> N
     assert (rows["not_json"].last_topic, rows["not_json"].last_problem,
             rows["not_json"].last_received) == ("sensory/v1/a/d/events", "not JSON: z", 4.0)
     assert store.event_count() == 0 and store.stations() == []
+
+
+def test_a_record_the_database_refuses_is_counted_and_the_rest_stored(store: Store) -> None:
+    good, bad = event(1), event(2, "rejected", reason="\ud800")
+    with pytest.raises(Exception):  # noqa: B017 (each driver names its refusal differently)
+        store.write(_records(ROOM_1, good, bad))
+    assert store.event_count() == 0
+    result = store.write_each(_records(ROOM_1, good, bad), received=3000.0)
+    assert result.stored == 1 and result.count(IngestReason.UNSTORABLE) == 1
+    assert store.events() == [good]
+    [row] = store.counter_rows()
+    assert (row.reason, row.last_topic, row.last_received) == (
+        "unstorable", "demo-site/room-1", 3000.0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from station.dashboard.store.database import migrate, open_engine
@@ -15,10 +17,13 @@ from station.dashboard.store.records import (
     BatchResult,
     IngestReason,
     Record,
+    Refusal,
     SeqGap,
     StationKey,
 )
 from station.dashboard.store.writes import write_batch
+
+log = logging.getLogger(__name__)
 
 _ALWAYS = ("id", "seq", "type")
 _CONTEXT = ("client", "sound_set", "t_wall", "t_mono")
@@ -35,6 +40,10 @@ class StationView:
     last_seen: float | None
     state: dict[str, Any] | None
     highest_seq: int
+
+
+def _where(record: Record) -> str:
+    return record.topic if isinstance(record, Refusal) else str(record.station)
 
 
 def event_message(event: Event, station: StationKey) -> dict[str, Any]:
@@ -79,6 +88,28 @@ class Store:
         """Write `records` in one transaction: all of them, or (on an error) none."""
         with self._sessions.begin() as db:
             return write_batch(db, records)
+
+    def write_each(self, records: Sequence[Record], received: float) -> BatchResult:
+        """Write `records` one transaction each, for a batch that `write` could not: a record
+        the database refuses is counted as ``unstorable`` (at `received`) and the rest are
+        stored. A lost database still raises (OperationalError), as in `write`."""
+        total = BatchResult(counted={})
+        for record in records:
+            try:
+                done = self.write([record])
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as error:  # the database's refusal, or a driver's (encoding)
+                log.error("the database refused a message from %s, counted as unstorable: %s",
+                          _where(record), error)
+                done = self.write([Refusal(IngestReason.UNSTORABLE, _where(record),
+                                           str(getattr(error, "orig", None) or error)[:200],
+                                           received)])
+            total.stored += done.stored
+            for reason, number in (done.counted or {}).items():
+                assert total.counted is not None
+                total.counted[reason] = total.counted.get(reason, 0) + number
+        return total
 
     # -- reading ---------------------------------------------------------------------------
     def gaps(self, station: StationKey | None = None) -> list[SeqGap]:
