@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +92,10 @@ def test_a_bad_status_and_a_bad_topic_name_are_refused() -> None:
     topic = _read(f"{ROOT}/Demo Site/room-1/status", b"online")
     assert isinstance(topic, Refusal) and topic.reason == IngestReason.BAD_TOPIC
     assert topic.problem == "'Demo Site' in the topic is not a site or station name"
+
+
+def test_the_docs_list_every_reason_ingest_counts() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "dashboard.md").read_text()
+    documented = re.findall(r"^\| `([a-z_0-9]+)` \| ", text.split("| reason | what |")[1].split("\n\n")[0],
+                            flags=re.MULTILINE)
+    assert documented == [reason.value for reason in IngestReason]
