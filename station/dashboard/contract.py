@@ -10,12 +10,10 @@ from typing import Any
 
 from station.telemetry.eventlog import SESSION_END, SESSION_START
 from station.telemetry.schemas import problems, schema
-from station.telemetry.topics import OFFLINE, ONLINE, Topics
+from station.telemetry.topics import Topics
 
 __all__ = [
     "NAME_PATTERN",
-    "OFFLINE",
-    "ONLINE",
     "SESSION_END",
     "SESSION_START",
     "Topics",

@@ -26,6 +26,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from station.dashboard.inbound import read_message, subscriptions
 from station.dashboard.store import BatchResult, IngestReason, Record, Refusal, SeqGap, Store
+from station.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class Ingest:
     def _make_client(self) -> mqtt.Client:
         settings = self.settings
         if settings.protocol not in ("5", "3.1.1"):
-            raise ValueError(f"MQTT protocol {settings.protocol!r}: use '5' or '3.1.1'")
+            raise ConfigError([f"MQTT protocol {settings.protocol!r}: use '5' or '3.1.1'"])
         version5 = settings.protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=settings.client_id,
@@ -209,7 +210,7 @@ class Ingest:
 
     def _log(self, records: list[Record], result: BatchResult) -> None:
         refusals = {record.reason: record for record in records if isinstance(record, Refusal)}
-        for reason, number in (result.counted or {}).items():
+        for reason, number in result.counted.items():
             before = self._logged[reason]
             self._logged[reason] += number
             # The first, then the 2nd, 4th, 8th...: a flood from one publisher stays readable.

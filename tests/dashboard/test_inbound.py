@@ -96,6 +96,6 @@ def test_a_bad_status_and_a_bad_topic_name_are_refused() -> None:
 
 def test_the_docs_list_every_reason_ingest_counts() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "dashboard.md").read_text()
-    documented = re.findall(r"^\| `([a-z_0-9]+)` \| ", text.split("| reason | what |")[1].split("\n\n")[0],
-                            flags=re.MULTILINE)
+    table = text.split("| reason | what |")[1].split("\n\n")[0]
+    documented = re.findall(r"^\| `([a-z_0-9]+)` \| ", table, flags=re.MULTILINE)
     assert documented == [reason.value for reason in IngestReason]

@@ -8,7 +8,7 @@ it just now, so it does not count as the station being seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -118,7 +118,8 @@ class BatchResult:
 
     stored: int = 0
     """events stored that were not stored before"""
-    counted: dict[IngestReason, int] | None = None
+    counted: dict[IngestReason, int] = field(default_factory=dict)
+    """messages counted, by reason"""
 
     def count(self, reason: IngestReason) -> int:
-        return (self.counted or {}).get(reason, 0)
+        return self.counted.get(reason, 0)

@@ -93,7 +93,7 @@ class Store:
         """Write `records` one transaction each, for a batch that `write` could not: a record
         the database refuses is counted as ``unstorable`` (at `received`) and the rest are
         stored. A lost database still raises (OperationalError), as in `write`."""
-        total = BatchResult(counted={})
+        total = BatchResult()
         for record in records:
             try:
                 done = self.write([record])
@@ -106,8 +106,7 @@ class Store:
                                            str(getattr(error, "orig", None) or error)[:200],
                                            received)])
             total.stored += done.stored
-            for reason, number in (done.counted or {}).items():
-                assert total.counted is not None
+            for reason, number in done.counted.items():
                 total.counted[reason] = total.counted.get(reason, 0) + number
         return total
 
