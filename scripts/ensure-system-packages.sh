@@ -4,9 +4,11 @@
 #   mosquitto, mosquitto-clients  the real MQTT broker the test fixtures start
 #   jackd2                        JACK's dummy driver, for real-time audio runs without a sound card
 #   systemd                       systemd-analyze verify for the unit files
+#   postgresql                    the dashboard's store is tested on a real PostgreSQL server
+#                                 (the fixture starts its own cluster; Debian's stays unused)
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients jackd2 systemd)
+packages=(mosquitto mosquitto-clients jackd2 systemd postgresql)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -61,3 +61,7 @@ def problems(name: str, document: Any, limit: int = 5) -> list[str]:
     """What is wrong with `document` according to schema `name` (empty when it is valid)."""
     errors = sorted(validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
     return [describe(error) for error in errors[:limit]]
+
+
+# A site, station, input or sound-set name as the contract spells it (`room-1`).
+NAME_PATTERN: str = schema("event")["properties"]["station"]["pattern"]

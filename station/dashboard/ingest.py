@@ -1,0 +1,260 @@
+"""Ingest: every station's messages from the broker into the store, each event once.
+
+The dashboard keeps a persistent session with the broker (a fixed client id; MQTT 5 with
+``clean_start`` false and a session expiry, or 3.1.1 with ``clean_session`` false) and
+subscribes at QoS 1 to every station under the topic root, so the broker queues what arrives
+while the dashboard is away. Messages are acknowledged to the broker only once they are
+committed: one the dashboard never stored (it crashed, the database was down) comes again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from station.dashboard.inbound import read_message, subscriptions
+from station.dashboard.store import BatchResult, IngestReason, Record, Refusal, SeqGap, Store
+from station.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Where ingest finds the broker and how it keeps its session."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic_root: str = "sensory/v1"
+    client_id: str = "sensory-dashboard"
+    """Fixed: the broker keeps the session (and queues messages) under this id."""
+    username: str = ""
+    password: str = ""
+    protocol: str = "5"
+    """``5`` or ``3.1.1`` (the embedded development broker speaks only 3.1.1)."""
+    session_expiry_s: int = 7 * 24 * 3600
+    """MQTT 5: how long the broker keeps the session while the dashboard is away (seconds,
+    default a week). 3.1.1 sessions last as long as the broker's own setting says."""
+    batch_max: int = 500
+    """Most messages written in one transaction."""
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    topic: str
+    payload: bytes
+    retained: bool
+    mid: int
+    qos: int
+    received: float
+    connection: int
+
+
+class Ingest:
+    """Subscribes to every station under the topic root and stores what arrives in `store`.
+
+    Threads: paho's network thread only puts each message on a queue (`_on_message`) and
+    counts connections. The writer thread owns the rest: it reads and checks each message
+    against the contract, writes a batch in one transaction, and then acknowledges the batch
+    to the broker (paho's manual acknowledgement).
+    """
+
+    def __init__(self, store: Store, settings: IngestSettings,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._queue: queue.SimpleQueue[_Arrival] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._committed = threading.Condition()
+        self._connection = 0  # changes on every connect and disconnect
+        self._ack_lock = threading.Lock()
+        self._logged: Counter[IngestReason] = Counter()
+        self._writer: threading.Thread | None = None
+        self.client = self._make_client()
+
+    # -- the MQTT side (paho's thread) ------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        settings = self.settings
+        if settings.protocol not in ("5", "3.1.1"):
+            raise ConfigError([f"MQTT protocol {settings.protocol!r}: use '5' or '3.1.1'"])
+        version5 = settings.protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+            protocol=mqtt.MQTTv5 if version5 else mqtt.MQTTv311,
+            clean_session=None if version5 else False, manual_ack=True,
+        )
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password or None)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT broker %s:%d refused the dashboard (%s); check its login and that "
+                      "the ACL lets it read %s/#", self.settings.host, self.settings.port,
+                      reason, self.settings.topic_root)
+            return
+        with self._ack_lock:
+            self._connection += 1
+        log.info("ingest connected to MQTT broker %s:%d (session %s)", self.settings.host,
+                 self.settings.port, "resumed" if flags.session_present else "new")
+        client.subscribe([(topic, 1) for topic in subscriptions(self.settings.topic_root)])
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        with self._ack_lock:
+            self._connection += 1
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self._stopping.is_set():
+            log.warning("ingest lost the MQTT broker %s:%d (%s); the broker keeps the "
+                        "messages until it is back", self.settings.host, self.settings.port,
+                        reason)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      properties: Any) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("the MQTT broker refused the dashboard's subscription to %s (%s); "
+                      "check that its ACL lets the dashboard read them",
+                      ", ".join(subscriptions(self.settings.topic_root)), reasons)
+            return
+        self.subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any,
+                    message: mqtt.MQTTMessage) -> None:
+        self._queue.put(_Arrival(message.topic, bytes(message.payload), bool(message.retain),
+                                 message.mid, message.qos, self.clock(), self._connection))
+
+    # -- the writer thread -------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while not (self._stopping.is_set() and self._queue.empty()):
+            try:
+                batch = [self._queue.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(batch) < self.settings.batch_max:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                if self._store(batch):
+                    self._acknowledge(batch)
+            except Exception:
+                # Unacknowledged, the batch comes again after the next reconnect.
+                log.exception("ingest could not store a batch of %d messages", len(batch))
+
+    def _store(self, batch: list[_Arrival]) -> bool:
+        """Write `batch`; False if the database stayed out of reach until ingest stopped."""
+        records: list[Record] = []
+        for arrival in batch:
+            record = read_message(arrival.topic, arrival.payload, self.settings.topic_root,
+                                  arrival.received, arrival.retained)
+            if record is not None:
+                records.append(record)
+        pause = 1.0
+        while True:
+            try:
+                result = self._write(records)
+                break
+            except (OperationalError, InterfaceError) as error:
+                log.error("the dashboard's database cannot be written (%s); the broker keeps "
+                          "the messages, retrying in %.0f s", error.orig or error, pause)
+                if self._stopping.wait(pause):
+                    return False
+                pause = min(pause * 2, 30.0)
+        self._log(records, result)
+        with self._committed:
+            self._committed.notify_all()
+        return True
+
+    def _write(self, records: list[Record]) -> BatchResult:
+        try:
+            return self.store.write(records)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            # One record the database will not take must not hold up the rest.
+            log.exception("the database refused a batch of %d messages; storing them one by "
+                          "one", len(records))
+            return self.store.write_each(records, self.clock())
+
+    def _acknowledge(self, batch: list[_Arrival]) -> None:
+        # A message from an earlier connection is not acknowledged: the broker sends it
+        # again on the new one, and its packet id may by now name another message.
+        with self._ack_lock:
+            for arrival in batch:
+                if arrival.qos and arrival.connection == self._connection:
+                    self.client.ack(arrival.mid, arrival.qos)
+
+    def _log(self, records: list[Record], result: BatchResult) -> None:
+        refusals = {record.reason: record for record in records if isinstance(record, Refusal)}
+        for reason, number in result.counted.items():
+            before = self._logged[reason]
+            self._logged[reason] += number
+            # The first, then the 2nd, 4th, 8th...: a flood from one publisher stays readable.
+            if before == 0 or before.bit_length() != self._logged[reason].bit_length():
+                refusal = refusals.get(reason)
+                where = f" on {refusal.topic}: {refusal.problem}" if refusal else ""
+                if reason.refuses:
+                    log.warning("refused a message (%s)%s; %d refused for this reason since "
+                                "start, none stored", reason.value, where,
+                                self._logged[reason])
+                else:
+                    log.info("%d message(s) counted as %s since start", self._logged[reason],
+                             reason.value)
+
+    # -- running ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect (retrying in the background until the broker answers) and start writing."""
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer",
+                                        daemon=True)
+        self._writer.start()
+        properties = None
+        if self.settings.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.settings.session_expiry_s
+        self.client.connect_async(self.settings.host, self.settings.port, keepalive=30,
+                                  clean_start=False, properties=properties)
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Store what has arrived, acknowledge it, and disconnect; the broker keeps the
+        session and queues what comes next."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._writer is not None:
+            self._writer.join(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float) -> bool:
+        """Wait until `condition()` is true, asking again after each committed batch."""
+        with self._committed:
+            return self._committed.wait_for(condition, timeout)
+
+    def gaps(self) -> list[SeqGap]:
+        """Each station's missing seq ranges: the input of the coming ``cmd/replay``."""
+        return self.store.gaps()

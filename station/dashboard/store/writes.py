@@ -1,0 +1,299 @@
+"""Writing one batch of checked messages in one transaction.
+
+Events are inserted with the dialect's ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id``,
+and only the events that the insert returns (new ones) touch anything else: sessions, who
+took part, sound sets, the station's seq and gaps. A redelivered event therefore changes
+nothing but the ``duplicate`` counter. Everything derived from events is order-independent
+(earliest / latest, ranges), so a gap filled late gives the same rows as events in order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from station.contract.events import EventType
+from station.dashboard.store.gaps import SeqRange, arrive
+from station.dashboard.store.models import (
+    Client,
+    Event,
+    IngestCounter,
+    SessionParticipant,
+    SessionSoundSet,
+    SessionSummary,
+    Station,
+    StoredGap,
+    TherapySession,
+)
+from station.dashboard.store.records import (
+    BatchResult,
+    EventRecord,
+    IngestReason,
+    Record,
+    Refusal,
+    StateRecord,
+    StationKey,
+    StatusRecord,
+    SummaryRecord,
+)
+
+# Keys of an event message that have a column of the same name.
+_COLUMNS = ("id", "seq", "type", "client", "sound_set", "t_wall", "t_mono", "input", "reason",
+            "hold_ms", "gap_ms", "press_t_mono", "press_t_wall", "detail")
+
+
+def dialect_insert(db: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT`` of the database's own dialect, which knows ``ON CONFLICT``."""
+    if db.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def write_batch(db: Session, records: Sequence[Record]) -> BatchResult:
+    """Write `records` in `db`'s transaction (the caller commits)."""
+    counted: Counter[IngestReason] = Counter()
+    last: dict[IngestReason, Refusal] = {}
+    for refusal in (record for record in records if isinstance(record, Refusal)):
+        counted[refusal.reason] += 1
+        last[refusal.reason] = refusal
+    stations = _stations(db, {record.station for record in records
+                              if not isinstance(record, Refusal)})
+    events: dict[str, EventRecord] = {}
+    duplicates: list[EventRecord] = []
+    for record in records:
+        if isinstance(record, EventRecord):
+            if record.message["id"] in events:
+                duplicates.append(record)
+            events.setdefault(record.message["id"], record)
+    new = _insert_events(db, stations, list(events.values()))
+    duplicates += [record for key, record in events.items() if key not in new]
+    if duplicates:
+        counted[IngestReason.DUPLICATE] += len(duplicates)
+    for record in duplicates[-1:]:
+        last[IngestReason.DUPLICATE] = Refusal(
+            IngestReason.DUPLICATE, f"{record.station}/events",
+            f"event {record.message['id']} (seq {record.message['seq']}) is already stored",
+            record.received)
+    fresh = [events[key] for key in new]
+    _follow_clients(db, fresh)
+    _follow_sessions(db, stations, fresh)
+    reused = _follow_seqs(db, stations, fresh)
+    if reused:
+        counted[IngestReason.SEQ_REUSED] += len(reused)
+        record = reused[-1]
+        last[IngestReason.SEQ_REUSED] = Refusal(
+            IngestReason.SEQ_REUSED, f"{record.station}/events",
+            f"seq {record.message['seq']} came again with a new event id "
+            f"{record.message['id']}", record.received)
+    for record in records:
+        if isinstance(record, EventRecord) and record.message["id"] in new:
+            _seen(stations[record.station], record.received, record.retained)
+        elif isinstance(record, StatusRecord):
+            _status(stations[record.station], record)
+        elif isinstance(record, StateRecord):
+            stations[record.station].state = record.state
+            _seen(stations[record.station], record.received, record.retained)
+        elif isinstance(record, SummaryRecord):
+            _summary(db, stations[record.station], record)
+    _count(db, counted, last)
+    return BatchResult(stored=len(new), counted=dict(counted))
+
+
+def _stations(db: Session, keys: Iterable[StationKey]) -> dict[StationKey, Station]:
+    wanted = set(keys)
+    found: dict[StationKey, Station] = {}
+    if wanted:
+        rows = db.scalars(select(Station).where(
+            tuple_(Station.site, Station.name).in_([(key.site, key.name) for key in wanted])))
+        found = {StationKey(row.site, row.name): row for row in rows}
+    for key in sorted(wanted - found.keys()):
+        found[key] = Station(site=key.site, name=key.name, highest_seq=0)
+        db.add(found[key])
+    db.flush()
+    return found
+
+
+def _insert_events(
+    db: Session, stations: dict[StationKey, Station], records: list[EventRecord]
+) -> set[str]:
+    """Insert the events not stored yet; their ids."""
+    if not records:
+        return set()
+    _ensure_clients(db, records)
+    _ensure_sessions(db, records)
+    rows = []
+    for record in records:
+        message = record.message
+        row = {key: message.get(key) for key in _COLUMNS}
+        row["station_id"] = stations[record.station].id
+        row["session_id"] = message["session"] or None
+        row["received"] = record.received
+        rows.append(row)
+    statement = dialect_insert(db, Event).on_conflict_do_nothing(
+        index_elements=[Event.id]).returning(Event.id)
+    return set(db.scalars(statement, rows))
+
+
+def _ensure_clients(db: Session, records: list[EventRecord]) -> None:
+    earliest: dict[str, float] = {}
+    for record in records:
+        client, t_wall = record.message["client"], record.message["t_wall"]
+        earliest[client] = min(t_wall, earliest.get(client, t_wall))
+    statement = dialect_insert(db, Client).on_conflict_do_nothing(
+        index_elements=[Client.pseudonym])
+    db.execute(statement, [{"pseudonym": key, "first_t_wall": t} for key, t in earliest.items()])
+
+
+def _ensure_sessions(db: Session, records: list[EventRecord]) -> None:
+    ids = {record.message["session"] for record in records} - {""}
+    if ids:
+        statement = dialect_insert(db, TherapySession).on_conflict_do_nothing(
+            index_elements=[TherapySession.id])
+        db.execute(statement, [{"id": key} for key in sorted(ids)])
+
+
+def _follow_clients(db: Session, records: list[EventRecord]) -> None:
+    earliest: dict[str, float] = {}
+    for record in records:
+        client, t_wall = record.message["client"], record.message["t_wall"]
+        earliest[client] = min(t_wall, earliest.get(client, t_wall))
+    if earliest:
+        for client in db.scalars(select(Client).where(Client.pseudonym.in_(earliest))):
+            client.first_t_wall = min(client.first_t_wall, earliest[client.pseudonym])
+
+
+def _earliest(current: float | None, value: float) -> float:
+    return value if current is None else min(current, value)
+
+
+def _latest(current: float | None, value: float) -> float:
+    return value if current is None else max(current, value)
+
+
+def _follow_sessions(
+    db: Session, stations: dict[StationKey, Station], records: list[EventRecord]
+) -> None:
+    """Sessions, participants and sound sets as the new events say."""
+    records = [record for record in records if record.message["session"]]
+    if not records:
+        return
+    sessions = {row.id: row for row in db.scalars(select(TherapySession).where(
+        TherapySession.id.in_({record.message["session"] for record in records})))}
+    participants: dict[tuple[str, str, int], SessionParticipant] = {}
+    sound_sets: dict[tuple[str, int, str], SessionSoundSet] = {}
+    session_ids = set(sessions)
+    for row in db.scalars(select(SessionParticipant).where(
+            SessionParticipant.session_id.in_(session_ids))):
+        participants[(row.session_id, row.client, row.station_id)] = row
+    for sound in db.scalars(select(SessionSoundSet).where(
+            SessionSoundSet.session_id.in_(session_ids))):
+        sound_sets[(sound.session_id, sound.station_id, sound.sound_set)] = sound
+    for record in records:
+        message, t_wall = record.message, record.message["t_wall"]
+        session = sessions[message["session"]]
+        session.first_t_wall = _earliest(session.first_t_wall, t_wall)
+        session.last_t_wall = _latest(session.last_t_wall, t_wall)
+        if message["type"] == EventType.SESSION_START:
+            session.started_t_wall = _earliest(session.started_t_wall, t_wall)
+        elif message["type"] == EventType.SESSION_END:
+            session.ended_t_wall = _latest(session.ended_t_wall, t_wall)
+            session.ended_by = EventType.SESSION_END.value
+        station_id = stations[record.station].id
+        key = (session.id, message["client"], station_id)
+        if key not in participants:
+            participants[key] = SessionParticipant(
+                session_id=session.id, client=message["client"], station_id=station_id,
+                first_t_wall=t_wall, last_t_wall=t_wall)
+            db.add(participants[key])
+        participant = participants[key]
+        participant.first_t_wall = min(participant.first_t_wall, t_wall)
+        participant.last_t_wall = max(participant.last_t_wall, t_wall)
+        sound_key = (session.id, station_id, message["sound_set"])
+        if sound_key not in sound_sets:
+            sound_sets[sound_key] = SessionSoundSet(
+                session_id=session.id, station_id=station_id, sound_set=message["sound_set"],
+                first_t_wall=t_wall)
+            db.add(sound_sets[sound_key])
+        sound = sound_sets[sound_key]
+        sound.first_t_wall = min(sound.first_t_wall, t_wall)
+
+
+def _follow_seqs(
+    db: Session, stations: dict[StationKey, Station], records: list[EventRecord]
+) -> list[EventRecord]:
+    """Move each station's highest seq and its gaps; the events whose seq was already used."""
+    reused: list[EventRecord] = []
+    by_station: dict[StationKey, list[EventRecord]] = {}
+    for record in records:
+        by_station.setdefault(record.station, []).append(record)
+    for key, arrived in by_station.items():
+        station = stations[key]
+        rows = db.scalars(select(StoredGap).where(StoredGap.station_id == station.id)).all()
+        before = tuple(sorted(SeqRange(row.from_seq, row.to_seq) for row in rows))
+        highest, missing = station.highest_seq, before
+        for record in sorted(arrived, key=lambda record: record.message["seq"]):
+            arrival = arrive(highest, missing, record.message["seq"])
+            highest, missing = arrival.highest, arrival.missing
+            if arrival.known:
+                reused.append(record)
+        station.highest_seq = highest
+        gone = set(before) - set(missing)
+        if gone:
+            db.execute(delete(StoredGap).where(
+                StoredGap.station_id == station.id,
+                StoredGap.from_seq.in_([gap.first for gap in gone])))
+        db.add_all(StoredGap(station_id=station.id, from_seq=gap.first, to_seq=gap.last)
+                   for gap in sorted(set(missing) - set(before)))
+    db.flush()
+    return reused
+
+
+def _seen(station: Station, received: float, retained: bool) -> None:
+    if not retained:
+        station.last_seen = _latest(station.last_seen, received)
+
+
+def _status(station: Station, record: StatusRecord) -> None:
+    if station.status != record.status:
+        station.status = record.status
+        station.status_since = record.received
+    _seen(station, record.received, record.retained)
+
+
+def _summary(db: Session, station: Station, record: SummaryRecord) -> None:
+    summary = record.summary
+    session = db.get(TherapySession, summary["session"])
+    if session is None:
+        session = TherapySession(id=summary["session"])
+        db.add(session)
+    if session.ended_by is None and summary.get("ended_by"):
+        session.ended_by = summary["ended_by"]
+    stored = db.get(SessionSummary, (summary["session"], station.id))
+    if stored is None:
+        db.add(SessionSummary(session_id=summary["session"], station_id=station.id,
+                              summary=summary, received=record.received))
+    elif stored.summary != summary:
+        stored.summary, stored.received = summary, record.received
+    _seen(station, record.received, record.retained)
+    db.flush()
+
+
+def _count(db: Session, counted: Counter[IngestReason], last: dict[IngestReason, Refusal]) -> None:
+    for reason, number in sorted(counted.items()):
+        if not number:
+            continue
+        refusal = last[reason]
+        values = {"reason": reason.value, "count": number, "last_received": refusal.received,
+                  "last_topic": refusal.topic[:512], "last_problem": refusal.problem[:200]}
+        statement = dialect_insert(db, IngestCounter).values(values)
+        db.execute(statement.on_conflict_do_update(
+            index_elements=[IngestCounter.reason],
+            set_={"count": IngestCounter.count + number,
+                  "last_received": statement.excluded.last_received,
+                  "last_topic": statement.excluded.last_topic,
+                  "last_problem": statement.excluded.last_problem}))
