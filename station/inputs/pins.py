@@ -1,9 +1,19 @@
-"""Choosing the gpiozero pin factory: the one place the station picks a GPIO backend."""
+"""Choosing the gpiozero pin factory: the one place the station picks a GPIO backend.
+
+A factory is loaded by name from gpiozero's own registry, the ``gpiozero_pin_factories``
+entry points through which gpiozero itself loads ``$GPIOZERO_PIN_FACTORY``, so a name means
+here what it means to gpiozero. Ours are only the choices gpiozero makes differently: ``auto``
+tries lgpio, then RPi.GPIO (gpiozero's own order, stopping before pigpio, which needs its
+daemon, and the native factory, which gpiozero itself warns about) and off a Raspberry Pi
+simulates instead of failing; and every failure names the setting that made the choice and
+what to set on this board.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +22,9 @@ from station.errors import PinFactoryError
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path("/proc/device-tree/model")
+GPIOZERO_FACTORIES = "gpiozero_pin_factories"  # the entry-point group gpiozero loads from
+FACTORIES = ("lgpio", "rpigpio", "mock")  # the choices besides "auto"
+AUTO_ORDER = ("lgpio", "rpigpio")
 
 
 def board_model() -> str:
@@ -23,21 +36,18 @@ def board_model() -> str:
 
 
 def _load(name: str) -> Any:
-    if name == "mock":
-        from gpiozero.pins.mock import MockFactory
-
-        return MockFactory()
-    if name == "lgpio":
-        from gpiozero.pins.lgpio import LGPIOFactory
-
-        return LGPIOFactory()
-    if name == "rpigpio":
-        from gpiozero.pins.rpigpio import RPiGPIOFactory
-
-        return RPiGPIOFactory()
-    raise PinFactoryError(
-        f"gpio.pin_factory: no pin factory {name!r}; allowed: auto, lgpio, rpigpio, mock"
-    )
+    """A new pin factory `name`, as gpiozero would build it for $GPIOZERO_PIN_FACTORY."""
+    if name not in FACTORIES:
+        raise PinFactoryError(
+            f"gpio.pin_factory: no pin factory {name!r}; allowed: auto, {', '.join(FACTORIES)}"
+        )
+    found = entry_points(group=GPIOZERO_FACTORIES, name=name)
+    if not found:
+        raise PinFactoryError(
+            f"gpiozero offers no pin factory {name!r}; reinstall the station (pip install .) "
+            "to get gpiozero 2"
+        )
+    return next(iter(found)).load()()
 
 
 def _advice(choice: str, model: str) -> str:
@@ -80,7 +90,7 @@ def make_pin_factory(choice: str, simulate: bool) -> tuple[Any, str]:
                 f"{setting} {choice!r} cannot load on {model or 'this machine'}: {reason}; "
                 f"{_advice(choice, model)}"
             ) from error
-    for name in ("lgpio", "rpigpio"):
+    for name in AUTO_ORDER:
         try:
             return _load(name), name
         except Exception as error:  # any import or hardware error means: not this one

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -74,15 +77,26 @@ def _compact(message: Any) -> str:
 
 
 class TelemetryAgent:
-    """Connects to the broker and delivers the event log until `stopping` is set."""
+    """Connects to the broker and delivers the event log until `stopping` is set.
+
+    Threads: everything the agent keeps (the tallies `counts`, `state` and `gaps`, the reader
+    and the cursor, the refusals and the offline reason) belongs to the thread that runs
+    `run()`, the delivery loop. paho's network thread only signals: its callbacks set or clear
+    `connected`, put what happened on `_news` for the loop to act on between batches (announce
+    the station after a (re)connect, say why it is offline), note refusals on `_refusals` and
+    hand commands to the command worker. Driven without `run()` (tests call `deliver_once` and
+    `publish_periodic`), the calling thread is the owner.
+    """
 
     def __init__(self, station: LoadedStation) -> None:
         config = station.config
         self.station = station
         self.topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
         self.stopping = threading.Event()
-        self.connected = threading.Event()
-        self._periodic_due = threading.Event()  # at once after (re)connecting, then regularly
+        self.connected = threading.Event()  # set by paho's thread while it has a connection
+        # What paho's thread saw, for the delivery loop to act on, in order.
+        self._news: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._periodic_due = False  # at once after (re)connecting, then regularly
         self.reader = EventReader(station.data_dir)
         self.cursor = DeliveryCursor(station.data_dir)
         self.counts = SessionTally()
@@ -98,7 +112,7 @@ class TelemetryAgent:
         # CONNECT with a will to refuse it properly.
         self.protocol = (mqtt.MQTTv311 if config.mqtt.protocol == "3.1.1" or not config.mqtt.host
                          else mqtt.MQTTv5)
-        self._fall_back = threading.Event()  # the broker refused MQTT 5: use 3.1.1
+        self._refusals: queue.SimpleQueue[tuple[int, str]] = queue.SimpleQueue()  # from paho
         self._refused: dict[int, str] = {}  # mid → the broker's reason (MQTT 5 PUBACK)
         self.delivery_error = ""
         self.client = self._make_client()
@@ -146,51 +160,94 @@ class TelemetryAgent:
     def _may_fall_back(self) -> bool:
         return self.protocol == mqtt.MQTTv5 and self.station.config.mqtt.protocol == "auto"
 
-    # -- paho callbacks (paho's network thread: quick, never waiting) ------------------------
+    # -- paho callbacks (paho's network thread: they only signal and hand over) ---------------
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            if reason.value == UNSUPPORTED_PROTOCOL and self._may_fall_back:
-                log.info("MQTT broker %s:%d speaks no MQTT 5; using 3.1.1", *self.broker)
-                self._fall_back.set()
-                return
-            self._went_offline(f"the broker refused the login ({reason})")
-            log.error(
-                "MQTT broker %s:%d refused the connection: %s; check mqtt.username and "
-                "mqtt.password, and that the broker's ACL lets this login write %s/#",
-                *self.broker, reason, self.topics.base,
-            )
+            self._news.put(partial(self._connection_refused, reason))
             return
-        log.info("connected to MQTT broker %s:%d (MQTT %s)", *self.broker,
-                 "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
-        client.publish(self.topics.status, ONLINE, qos=1, retain=True)
-        client.subscribe(self.topics.commands, qos=1)
-        if self.station.config.mqtt.homeassistant_discovery:
-            client.subscribe(self._homeassistant_status, qos=1)
-            self.publish_discovery()
-        # A broker that restarted without persistence has lost the retained messages.
-        if self.state.known:
-            client.publish(self.topics.state, _compact(self.state.message()), qos=1, retain=True)
-        if self.counts.session:
-            self._publish_counts()
-        sdnotify.status("online: delivering events")
-        self.offline_reason = ""
-        self._periodic_due.set()
+        # Queued before `connected` is set: the loop takes the news after it looked at
+        # `connected`, so it announces the station before it delivers on this connection.
+        self._news.put(self._announce)
         self.connected.set()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if self.connected.is_set():
-            self._went_offline(f"lost the broker ({reason})")
-            log.warning(
-                "lost the MQTT broker %s:%d (%s); events wait in the log until it is back",
-                *self.broker, reason,
-            )
+            self._news.put(partial(self._lost, reason))
         self.connected.clear()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._news.put(self._unreachable)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        # Called before paho marks the message published, so _acknowledged sees it.
+        if reason.is_failure:
+            self._refusals.put((mid, str(reason)))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._homeassistant_status:
+            if message.payload == ONLINE.encode():  # Home Assistant (re)started
+                self._news.put(self.publish_discovery)
+            return
+        if self.command_worker is not None:
+            self.command_worker.submit(
+                self.topics.command_name(message.topic), bytes(message.payload),
+                bool(message.retain),
+            )
+
+    # -- what the callbacks reported, acted on by the delivery loop ---------------------------
+    def _take_news(self) -> None:
+        while True:
+            try:
+                act = self._news.get_nowait()
+            except queue.Empty:
+                return
+            act()
+
+    def _announce(self) -> None:
+        """After a (re)connect: online, the subscriptions, and the retained messages."""
+        log.info("connected to MQTT broker %s:%d (MQTT %s)", *self.broker,
+                 "5" if self.protocol == mqtt.MQTTv5 else "3.1.1")
+        self.client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+        self.client.subscribe(self.topics.commands, qos=1)
+        if self.station.config.mqtt.homeassistant_discovery:
+            self.client.subscribe(self._homeassistant_status, qos=1)
+            self.publish_discovery()
+        # A broker that restarted without persistence has lost the retained messages.
+        if self.state.known:
+            self.client.publish(
+                self.topics.state, _compact(self.state.message()), qos=1, retain=True)
+        if self.counts.session:
+            self._publish_counts()
+        sdnotify.status("online: delivering events")
+        self.offline_reason = ""
+        self._periodic_due = True
+
+    def _connection_refused(self, reason: Any) -> None:
+        if reason.value == UNSUPPORTED_PROTOCOL and self._may_fall_back:
+            log.info("MQTT broker %s:%d speaks no MQTT 5; using 3.1.1", *self.broker)
+            self._reconnect_with_mqtt_3()
+            return
+        self._went_offline(f"the broker refused the login ({reason})")
+        log.error(
+            "MQTT broker %s:%d refused the connection: %s; check mqtt.username and "
+            "mqtt.password, and that the broker's ACL lets this login write %s/#",
+            *self.broker, reason, self.topics.base,
+        )
+
+    def _lost(self, reason: Any) -> None:
+        self._went_offline(f"lost the broker ({reason})")
+        log.warning(
+            "lost the MQTT broker %s:%d (%s); events wait in the log until it is back",
+            *self.broker, reason,
+        )
+
+    def _unreachable(self) -> None:
         # paho does not say why; one short probe does (refused, unknown host, timed out).
         try:
             socket.create_connection(self.broker, timeout=2).close()
@@ -204,6 +261,7 @@ class TelemetryAgent:
             log.warning("%s; retrying every 1 to 30 s, events wait in the log", reason)
         self._went_offline(reason)
 
+    # -- publishing -------------------------------------------------------------------------
     @property
     def _homeassistant_status(self) -> str:
         return f"{self.station.config.mqtt.homeassistant_prefix}/status"
@@ -217,25 +275,6 @@ class TelemetryAgent:
         ).items():
             self.client.publish(topic, _compact(payload), qos=1, retain=True)
 
-    def _on_publish(
-        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
-    ) -> None:
-        # Called before paho marks the message published, so _acknowledged sees it.
-        if reason.is_failure:
-            self._refused[mid] = str(reason)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == self._homeassistant_status:
-            if message.payload == ONLINE.encode():  # Home Assistant (re)started
-                self.publish_discovery()
-            return
-        if self.command_worker is not None:
-            self.command_worker.submit(
-                self.topics.command_name(message.topic), bytes(message.payload),
-                bool(message.retain),
-            )
-
-    # -- publishing -------------------------------------------------------------------------
     def publish_ack(self, ack: dict[str, Any]) -> None:
         self.client.publish(self.topics.ack, _compact(ack), qos=1)
 
@@ -251,6 +290,14 @@ class TelemetryAgent:
             )
         return infos
 
+    def _take_refusals(self) -> None:
+        while True:
+            try:
+                mid, reason = self._refusals.get_nowait()
+            except queue.Empty:
+                return
+            self._refused[mid] = reason
+
     def _acknowledged(self, infos: list[mqtt.MQTTMessageInfo]) -> bool:
         """Wait (up to ACK_TIMEOUT_SECONDS in all) until the broker acknowledged every message."""
         deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
@@ -264,6 +311,7 @@ class TelemetryAgent:
                 return False
             if not info.is_published():
                 return False
+        self._take_refusals()
         refusals = [self._refused.pop(info.mid) for info in infos if info.mid in self._refused]
         if refusals:
             error = (f"the broker refused {len(refusals)} messages ({refusals[0]}); check that "
@@ -287,6 +335,7 @@ class TelemetryAgent:
         config = self.station.config.station
         # Refusals of earlier messages (retained state, acks) do not concern this batch, and
         # message ids wrap around.
+        self._take_refusals()
         self._refused.clear()
         infos = [
             self.client.publish(
@@ -381,8 +430,10 @@ class TelemetryAgent:
         return total
 
     def _reconnect_with_mqtt_3(self) -> None:
-        self._fall_back.clear()
         self.client.loop_stop()
+        # What the refused connection reported no longer matters (it may have retried).
+        while not self._news.empty():
+            self._news.get_nowait()
         self.protocol = mqtt.MQTTv311
         self.client = self._make_client()
         self.client.connect_async(*self.broker, keepalive=self.station.config.mqtt.keepalive)
@@ -400,19 +451,17 @@ class TelemetryAgent:
         last_ping = last_periodic = last_purge = 0.0
         try:
             while not self.stopping.is_set():
-                if self._fall_back.is_set():
-                    self._reconnect_with_mqtt_3()
-                delivered = 0
-                if self.connected.is_set():
-                    delivered = self.deliver_once()
+                connected = self.connected.is_set()
+                self._take_news()  # after looking at `connected`: see _on_connect
+                delivered = self.deliver_once() if connected else 0
                 now = time.monotonic()
                 if period is not None and now - last_ping >= period:
                     sdnotify.watchdog_ping()
                     last_ping = now
                 if now - last_periodic >= aggregate_seconds or (
-                    self._periodic_due.is_set() and self.connected.is_set()
+                    self._periodic_due and self.connected.is_set()
                 ):
-                    self._periodic_due.clear()
+                    self._periodic_due = False
                     self.publish_periodic()
                     last_periodic = now
                 if now - last_purge >= PURGE_EVERY_SECONDS:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from station.config import load_station
 from station.errors import PinFactoryError
 from station.inputs import pins
 
@@ -115,3 +118,14 @@ def test_the_config_wins_over_the_environment(
 ) -> None:
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "rpigpio")
     assert pins.make_pin_factory("mock", simulate=False)[1] == "mock"
+
+
+def test_every_choice_is_a_gpiozero_pin_factory_and_a_config_value(
+    station_config: Any,
+) -> None:
+    """The names are gpiozero's (its entry points), and gpio.pin_factory offers exactly them."""
+    offered = {point.name for point in entry_points(group=pins.GPIOZERO_FACTORIES)}
+    assert set(pins.FACTORIES) <= offered
+    assert set(pins.AUTO_ORDER) <= set(pins.FACTORIES)
+    gpio = load_station(station_config()).config.gpio
+    assert get_args(type(gpio).model_fields["pin_factory"].annotation) == ("auto", *pins.FACTORIES)
