@@ -44,8 +44,11 @@ class AudioSection(Schema):
     output_device: str = ""
 
 
+PinFactoryChoice = Literal["auto", "lgpio", "rpigpio", "mock"]
+
+
 class GpioSection(Schema):
-    pin_factory: Literal["auto", "lgpio", "rpigpio", "mock"] = "auto"
+    pin_factory: PinFactoryChoice = "auto"
 
 
 class MqttSection(Schema):

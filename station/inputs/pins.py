@@ -15,15 +15,17 @@ import logging
 import os
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from station.config.station_file import PinFactoryChoice
 from station.errors import PinFactoryError
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path("/proc/device-tree/model")
 GPIOZERO_FACTORIES = "gpiozero_pin_factories"  # the entry-point group gpiozero loads from
-FACTORIES = ("lgpio", "rpigpio", "mock")  # the choices besides "auto"
+# The choices besides "auto": those the station file allows.
+FACTORIES = tuple(choice for choice in get_args(PinFactoryChoice) if choice != "auto")
 AUTO_ORDER = ("lgpio", "rpigpio")
 
 
