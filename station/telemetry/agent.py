@@ -28,9 +28,9 @@ from station import sdnotify
 from station.config import LoadedStation
 from station.contract.events import EventType
 from station.contract.topics import OFFLINE, ONLINE, Topics
-from station.telemetry.aggregate import SessionTally, StationState, session_summary
+from station.telemetry.aggregate import PressGaps, SessionTally, StationState, session_summary
 from station.telemetry.commands import CommandRelay, CommandWorker
-from station.telemetry.eventlog import DeliveryCursor, Event, EventReader
+from station.telemetry.eventlog import DeliveryCursor, EventReader
 from station.telemetry.homeassistant import discovery_messages
 
 log = logging.getLogger(__name__)
@@ -47,29 +47,6 @@ BATCH_SIZE = 200
 PURGE_EVERY_SECONDS = 60.0
 DAY = 86400.0
 MEGABYTE = 1024 * 1024
-
-
-class PressGaps:
-    """Milliseconds since the previous accepted press of the same session, for each press.
-
-    Kept in memory as events are published in order; looked up in the log when the memory
-    does not reach back (after a restart, or when a failed batch is published again).
-    """
-
-    def __init__(self, reader: EventReader) -> None:
-        self._reader = reader
-        self._last: tuple[str, int, float] | None = None  # session, seq, t_mono
-
-    def gap_ms(self, event: Event) -> float | None:
-        if event.type != EventType.PRESS:
-            return None
-        last = self._last
-        if last is not None and last[0] == event.session and last[1] < event.seq:
-            previous: float | None = last[2]
-        else:
-            previous = self._reader.previous_press(event.session, event.seq)
-        self._last = (event.session, event.seq, event.t_mono)
-        return None if previous is None else (event.t_mono - previous) * 1000.0
 
 
 def _compact(message: Any) -> str:

@@ -222,3 +222,26 @@ def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict
         "observation_tags": tags,
         "observations": observations,
     }
+
+
+class PressGaps:
+    """Milliseconds since the previous accepted press of the same session, for each press.
+
+    Kept in memory as events are published in order; looked up in the log when the memory
+    does not reach back (after a restart, or when a failed batch is published again).
+    """
+
+    def __init__(self, reader: EventReader) -> None:
+        self._reader = reader
+        self._last: tuple[str, int, float] | None = None  # session, seq, t_mono
+
+    def gap_ms(self, event: Event) -> float | None:
+        if event.type != EventType.PRESS:
+            return None
+        last = self._last
+        if last is not None and last[0] == event.session and last[1] < event.seq:
+            previous: float | None = last[2]
+        else:
+            previous = self._reader.previous_press(event.session, event.seq)
+        self._last = (event.session, event.seq, event.t_mono)
+        return None if previous is None else (event.t_mono - previous) * 1000.0

@@ -19,8 +19,8 @@ import pytest
 from station.config import LoadedStation
 from station.contract.events import EventType
 from station.contract.topics import Topics
-from station.telemetry.agent import PressGaps, TelemetryAgent
-from station.telemetry.aggregate import SessionTally, StationState
+from station.telemetry.agent import TelemetryAgent
+from station.telemetry.aggregate import PressGaps, SessionTally, StationState
 from station.telemetry.eventlog import EventRecorder, iterate_all
 
 KICKS = 6  # alternately the link drops and the broker restarts
