@@ -40,6 +40,9 @@ class Child:
     restart_delay: float = FIRST_RESTART_DELAY
     restart_at: float | None = None
     restarts: int = field(default=0)
+    # Stopped before the others: the engine, whose last events (the session's end, its clean
+    # stop) must be in the log before the agent delivers what is left and goes offline.
+    stop_first: bool = False
 
     @property
     def argv(self) -> list[str]:
@@ -95,9 +98,11 @@ class Supervisor:
             child.restart_delay = min(child.restart_delay * 2, LONGEST_RESTART_DELAY)
 
     def stop(self) -> None:
-        """SIGTERM each child (last started first); SIGKILL any still running after 5 s."""
+        """SIGTERM each child, those marked `stop_first` first, then the others last started
+        first; SIGKILL any still running after 5 s."""
         self.stopping.set()
-        for child in reversed(self.children):
+        last_first = list(reversed(self.children))
+        for child in sorted(last_first, key=lambda child: not child.stop_first):
             process = child.process
             if process is None or process.poll() is not None:
                 continue
@@ -145,6 +150,6 @@ def station_children(
     children = []
     if not station.config.mqtt.host:
         children.append(Child("embedded broker", ["broker", *common]))
-    children.append(Child("engine", engine, stdin=engine_stdin))
+    children.append(Child("engine", engine, stdin=engine_stdin, stop_first=True))
     children.append(Child("telemetry agent", ["agent", *common]))
     return children

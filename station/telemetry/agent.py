@@ -47,6 +47,7 @@ BATCH_SIZE = 200
 PURGE_EVERY_SECONDS = 60.0
 DAY = 86400.0
 MEGABYTE = 1024 * 1024
+DRAIN_SECONDS = 2.0  # a clean stop delivers what is left in the log for at most this long
 
 
 def _compact(message: Any) -> str:
@@ -416,6 +417,16 @@ class TelemetryAgent:
         self.client.connect_async(*self.broker, keepalive=self.station.config.mqtt.keepalive)
         self.client.loop_start()
 
+    def _deliver_what_is_left(self) -> None:
+        """On a clean stop, deliver what the log still holds (the engine, stopped first, has
+        just recorded its last events), for at most DRAIN_SECONDS; the rest waits for the
+        next start, as after a crash."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self.connected.is_set() and time.monotonic() < deadline:
+            self._take_news()
+            if self.deliver_once() == 0:
+                return
+
     def run(self) -> int:
         host, port = self.broker
         log.info("telemetry agent: delivering to %s:%d from event %d", host, port, self.cursor.seq)
@@ -449,6 +460,7 @@ class TelemetryAgent:
         finally:
             sdnotify.stopping()
             self.command_worker.stop()
+            self._deliver_what_is_left()
             if self.connected.is_set():
                 self.connected.clear()  # a disconnect we ask for is not a lost broker
                 offline = self.client.publish(self.topics.status, OFFLINE, qos=1, retain=True)
