@@ -78,7 +78,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_control_parser(commands: Any) -> None:
     """`station control ACTION [VALUE] [--OPTION ...]`, one action per command schema."""
-    from station.contract.commands import command_specs
+    from station.contract.commands import engine_commands
 
     control = commands.add_parser(
         "control", help="send a command to the running engine",
@@ -88,7 +88,7 @@ def _add_control_parser(commands: Any) -> None:
     )
     _add_config_options(control)
     actions = control.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for spec in command_specs().values():
+    for spec in engine_commands().values():
         action = actions.add_parser(spec.cli_action, help=spec.title, description=spec.title)
         action.set_defaults(command_name=spec.name)
         for argument in spec.arguments:

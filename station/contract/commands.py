@@ -17,6 +17,8 @@ from typing import Any
 from station.contract import schemas
 
 ID_KEY = "id"  # every command carries one; it comes back in the reply or ack
+ENGINE = "engine"  # commands the engine answers (the default)
+AGENT = "agent"  # commands the telemetry agent answers itself, e.g. replay
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class CommandSpec:
     title: str
     arguments: tuple[CommandArgument, ...]
     cli_action: str  # how `station control` names it: the schema's x-cli-action, or the name
+    handled_by: str  # who answers it: "engine" (through its control socket) or "agent"
 
     @property
     def value(self) -> CommandArgument | None:
@@ -69,6 +72,7 @@ def _spec(name: str) -> CommandSpec:
         title=str(document["title"]),
         arguments=arguments,
         cli_action=str(document.get("x-cli-action", name.replace("_", "-"))),
+        handled_by=str(document.get("x-handled-by", ENGINE)),
     )
 
 
@@ -76,6 +80,11 @@ def _spec(name: str) -> CommandSpec:
 def command_specs() -> dict[str, CommandSpec]:
     """Every command by name, in name order."""
     return {name: _spec(name) for name in schemas.command_names()}
+
+
+def engine_commands() -> dict[str, CommandSpec]:
+    """The commands the engine answers: those `station control` offers."""
+    return {name: spec for name, spec in command_specs().items() if spec.handled_by == ENGINE}
 
 
 def refusal(name: object, document: Any) -> str | None:

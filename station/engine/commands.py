@@ -89,7 +89,11 @@ def answer(control: StationControl, command: dict[str, Any]) -> dict[str, Any]:
     problem = refusal(name, document)
     if problem is not None:
         raise ControlError(problem)
-    refused = HANDLERS[str(name)](control, document)
+    handler = HANDLERS.get(str(name))
+    if handler is None:
+        raise ControlError(f"{name} is answered by the telemetry agent over MQTT, not by the "
+                           "engine; publish it to the station's cmd/ topic")
+    refused = handler(control, document)
     if refused is not None:
         return {**refused, "state": control.state()}
     # "ok" means the change is also recorded in the event log.

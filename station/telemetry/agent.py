@@ -29,9 +29,10 @@ from station.config import LoadedStation
 from station.contract.events import EventType
 from station.contract.topics import OFFLINE, ONLINE, Topics
 from station.telemetry.aggregate import PressGaps, SessionTally, StationState, session_summary
-from station.telemetry.commands import CommandRelay, CommandWorker
+from station.telemetry.commands import CommandRelay, CommandWorker, stamped
 from station.telemetry.eventlog import DeliveryCursor, EventReader
 from station.telemetry.homeassistant import discovery_messages
+from station.telemetry.replay import Replays
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,12 @@ class TelemetryAgent:
         self.state = StationState()
         self.state.restore(self.reader, self.cursor.seq)
         self.gaps = PressGaps(self.reader)
-        self.commands = CommandRelay(station.data_dir)
+        self.replays = Replays(
+            self.reader,
+            lambda event, gap_ms: event.as_message(config.station.id, config.station.site, gap_ms),
+        )
+        self.commands = CommandRelay(station.data_dir,
+                                     agent_commands={"replay": self.replays.request})
         self.command_worker: CommandWorker | None = None
         self.offline_reason = "not connected yet"
         self.disk_low = False
@@ -305,6 +311,15 @@ class TelemetryAgent:
             self.delivery_error = ""
         return True
 
+    def _publish_events(self, messages: list[dict[str, Any]]) -> bool:
+        """Publish events again (a replay); True once the broker acknowledged them all."""
+        self._take_refusals()
+        self._refused.clear()
+        return self._acknowledged([
+            self.client.publish(self.topics.events, _compact(message), qos=1)
+            for message in messages
+        ])
+
     def deliver_once(self) -> int:
         """Publish the next batch of events; the number acknowledged (0 if none or failed)."""
         events = self.reader.after(self.cursor.seq, BATCH_SIZE)
@@ -442,6 +457,9 @@ class TelemetryAgent:
                 connected = self.connected.is_set()
                 self._take_news()  # after looking at `connected`: see _on_connect
                 delivered = self.deliver_once() if connected else 0
+                if connected:
+                    self.replays.step(self._publish_events,
+                                      lambda ack: self.publish_ack(stamped(ack)))
                 now = time.monotonic()
                 if period is not None and now - last_ping >= period:
                     sdnotify.watchdog_ping()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from station.contract.commands import refusal
+from station.contract.commands import AGENT, command_specs, refusal
 from station.engine.control_socket import ControlError, send_command
 
 log = logging.getLogger(__name__)
@@ -46,18 +46,29 @@ def _no_constants(word: str) -> float:
     raise ValueError(f"{word} is not JSON")
 
 
-class CommandRelay:
-    """Turns one command message into its ack, relaying valid commands to the engine."""
+# A command the agent answers itself: given the ack's id and the checked command, it returns
+# the ack's keys (a refusal has "error"), or None when it will publish the ack later itself.
+AgentCommand = Callable[[str | None, dict[str, Any]], dict[str, Any] | None]
 
-    def __init__(self, data_dir: Path, engine_timeout: float = ENGINE_TIMEOUT_SECONDS) -> None:
+
+class CommandRelay:
+    """Turns one command message into its ack: relays valid engine commands to the engine and
+    hands the agent's own (`agent_commands`, by name) to their handlers."""
+
+    def __init__(
+        self, data_dir: Path, engine_timeout: float = ENGINE_TIMEOUT_SECONDS,
+        agent_commands: dict[str, AgentCommand] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.engine_timeout = engine_timeout
+        self.agent_commands = dict(agent_commands or {})
         # Answers of relayed commands by (command, exact payload): a QoS 1 message that arrives
         # twice is byte for byte the same, and running it twice could, e.g., double a tag.
         self._answered: OrderedDict[tuple[str, bytes], dict[str, Any]] = OrderedDict()
 
-    def answer(self, name: str, payload: bytes, retained: bool = False) -> dict[str, Any]:
-        """The ack for the message `payload` published to ``cmd/<name>``."""
+    def answer(self, name: str, payload: bytes, retained: bool = False) -> dict[str, Any] | None:
+        """The ack for the message `payload` published to ``cmd/<name>`` (None: an agent
+        command that publishes its ack itself, later)."""
         document, problem = self._parse(payload)
         command_id = document.get("id") if isinstance(document, dict) else None
         ack: dict[str, Any] = {
@@ -71,6 +82,8 @@ class CommandRelay:
         if problem is not None:
             ack["error"] = problem
             return stamped(ack)
+        if command_specs()[name].handled_by == AGENT:
+            return self._answer_here(name, ack, document)
         if (name, payload) in self._answered:
             return {**self._answered[(name, payload)], "duplicate": True}
         try:
@@ -88,6 +101,17 @@ class CommandRelay:
         while len(self._answered) > REMEMBERED_COMMANDS:
             self._answered.popitem(last=False)
         return ack
+
+    def _answer_here(
+        self, name: str, ack: dict[str, Any], document: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        handler = self.agent_commands.get(name)
+        if handler is None:
+            return stamped({**ack, "error": f"{name} is not available on this station"})
+        answer = handler(ack["id"], document)
+        if answer is None:
+            return None
+        return stamped({**ack, "ok": "error" not in answer, **answer})
 
     def _parse(self, payload: bytes) -> tuple[Any, str | None]:
         if len(payload) > MAX_COMMAND_BYTES:
@@ -134,12 +158,15 @@ class CommandWorker:
         while (item := self._queue.get()) is not None:
             name, payload, retained = item
             try:
-                ack = self.relay.answer(name, payload, retained)
+                answer = self.relay.answer(name, payload, retained)
             except Exception as error:  # a bad command must never stop the agent
                 log.exception("command %r could not be answered", name)
-                ack = stamped(
+                answer = stamped(
                     {"id": None, "command": name, "ok": False, "error": f"internal error: {error}"}
                 )
+            if answer is None:
+                continue  # the agent publishes this command's ack itself when it is done
+            ack = answer
             if ack["ok"]:
                 log.info("command %s (id %s) done", name, ack["id"])
             else:

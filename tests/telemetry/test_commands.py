@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from station.config import LoadedStation
 from station.contract import schemas
+from station.contract.commands import engine_commands
 from station.contract.topics import ONLINE, Topics
 from station.engine.control_socket import send_command
 from station.telemetry.commands import MAX_COMMAND_BYTES, CommandRelay
@@ -189,7 +190,8 @@ def test_invalid_commands_are_refused_with_the_reason_and_change_nothing(
 
 # -- random and malformed payloads ---------------------------------------------------------
 
-COMMANDS = schemas.command_names()
+# The engine's commands; the agent's own (replay) are tested in test_replay.py.
+COMMANDS = list(engine_commands())
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
     lambda children: st.lists(children, max_size=5)
