@@ -106,3 +106,8 @@ def refusal(name: object, document: Any) -> str | None:
     except RecursionError:
         return "payload is nested too deeply; send one flat JSON object"
     return "; ".join(found) if found else None
+
+
+def replay_max_events() -> int:
+    """The most seqs one `cmd/replay` may ask for (its schema's ``x-max-events``)."""
+    return int(schemas.schema("cmd/replay")["x-max-events"])

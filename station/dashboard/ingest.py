@@ -256,5 +256,5 @@ class Ingest:
             return self._committed.wait_for(condition, timeout)
 
     def gaps(self) -> list[SeqGap]:
-        """Each station's missing seq ranges: the input of the coming ``cmd/replay``."""
+        """Each station's missing seq ranges: what `GapFiller` asks stations to replay."""
         return self.store.gaps()

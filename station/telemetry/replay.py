@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from station.contract.commands import replay_max_events
 from station.telemetry.aggregate import PressGaps
 from station.telemetry.eventlog import Event, EventReader
 
 REPLAY_EVENTS_PER_SECOND = 1000.0
 CHUNK_EVENTS = 100  # published and acknowledged together
-MAX_REPLAY_EVENTS = 50_000  # per command; a dashboard asks for more in several commands
+MAX_REPLAY_EVENTS = replay_max_events()  # per command; more are asked for in several commands
 MAX_WAITING_REPLAYS = 8
 
 

@@ -114,8 +114,8 @@ class Store:
     def gaps(self, station: StationKey | None = None) -> list[SeqGap]:
         """The seq ranges missing per station (all stations, or `station`), in order.
 
-        This is what the dashboard will ask a station to replay (``cmd/replay`` with
-        ``from_seq`` and ``to_seq``, not built yet): everything below each station's highest
+        This is what `station.dashboard.replay.GapFiller` asks a station to replay
+        (``cmd/replay`` with ``from_seq`` and ``to_seq``): everything below each station's highest
         stored seq that is not stored. A station first heard of at seq N has 1..N-1 missing.
         """
         query = select(Station.site, Station.name, StoredGap.from_seq, StoredGap.to_seq).join(
