@@ -218,3 +218,24 @@ def station_config(tmp_path: Path) -> Any:
         return path
 
     return make
+
+
+@pytest.fixture
+def agent_station(station_config: Any, mosquitto: Any) -> Any:
+    """A copy of the shipped station whose agent delivers to the fixture's mosquitto."""
+    from station.config import load_station
+
+    return load_station(station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port}))
+
+
+@pytest.fixture
+def running_agent(agent_station: Any) -> Iterator[Any]:
+    """The real TelemetryAgent of `agent_station`, running on a thread of its own."""
+    from station.telemetry.agent import TelemetryAgent
+
+    agent = TelemetryAgent(agent_station)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    yield agent
+    agent.stopping.set()
+    thread.join(10)

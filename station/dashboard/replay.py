@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -48,6 +48,10 @@ def _split(gap: SeqGap, longest: int) -> list[tuple[int, int]]:
     """The gap as ranges of at most `longest` seqs each."""
     return [(first, min(first + longest - 1, gap.to_seq))
             for first in range(gap.from_seq, gap.to_seq + 1, longest)]
+
+
+def _covered(ranges: Iterable[tuple[int, int]], first: int, last: int) -> bool:
+    return any(low <= first and last <= high for low, high in ranges)
 
 
 class GapFiller:
@@ -100,22 +104,21 @@ class GapFiller:
         self.take_answers()
         now = self.clock()
         online = {view.station for view in self.store.stations() if view.status == ONLINE}
-        waiting = {(asked.station, asked.from_seq, asked.to_seq)
-                   for asked in self.asked.values()
-                   if now - asked.asked_at < ANSWER_WITHIN_SECONDS}
+        # A gap that a replay in progress covers shrinks as its events arrive: not asked again.
+        waiting: dict[StationKey, list[tuple[int, int]]] = {}
+        for asked in self.asked.values():
+            if now - asked.asked_at < ANSWER_WITHIN_SECONDS:
+                waiting.setdefault(asked.station, []).append((asked.from_seq, asked.to_seq))
         sent = []
         for gap in self.store.gaps():
             if gap.station not in online or not self.connected.is_set():
                 continue
             for first, last in _split(gap, self._longest):
-                if (gap.station, first, last) in waiting or self._known_lost(
-                        gap.station, first, last):
+                if _covered(waiting.get(gap.station, ()), first, last) or _covered(
+                        self.lost.get(gap.station, ()), first, last):
                     continue
                 sent.append(self._ask(gap.station, first, last, now))
         return sent
-
-    def _known_lost(self, station: StationKey, first: int, last: int) -> bool:
-        return any(low <= first and last <= high for low, high in self.lost.get(station, ()))
 
     def _ask(self, station: StationKey, first: int, last: int, now: float) -> AskedReplay:
         command_id = f"replay-{uuid.uuid4().hex[:12]}"

@@ -4,13 +4,12 @@ replay its gaps, and ends with every event the station still has."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from station.config import LoadedStation, load_station
+from station.config import LoadedStation
 from station.contract.events import EventType
 from station.contract.topics import Topics
 from station.dashboard.ingest import IngestSettings
@@ -21,21 +20,6 @@ from station.telemetry.agent import TelemetryAgent
 from station.telemetry.eventlog import EVENTS_FILE, EventRecorder, iterate_all
 
 from .conftest import wait_until
-
-
-@pytest.fixture
-def agent_station(station_config: Any, mosquitto: Any) -> LoadedStation:
-    return load_station(station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port}))
-
-
-@pytest.fixture
-def running_agent(agent_station: LoadedStation) -> Iterator[TelemetryAgent]:
-    agent = TelemetryAgent(agent_station)
-    thread = threading.Thread(target=agent.run, daemon=True)
-    thread.start()
-    yield agent
-    agent.stopping.set()
-    thread.join(10)
 
 
 @pytest.fixture

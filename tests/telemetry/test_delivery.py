@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from station.config import load_station
 from station.contract.events import EventType
 from station.contract.topics import Topics
 from station.telemetry.agent import TelemetryAgent
@@ -40,22 +35,6 @@ def test_delivery_cursor_survives_a_restart(tmp_path: Path) -> None:
     cursor.advance(12)  # never backwards
     cursor.close()
     assert DeliveryCursor(tmp_path).seq == 41
-
-
-@pytest.fixture
-def agent_station(station_config: Any, mosquitto: Any) -> Any:
-    path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port})
-    return load_station(path)
-
-
-@pytest.fixture
-def running_agent(agent_station: Any) -> Iterator[TelemetryAgent]:
-    agent = TelemetryAgent(agent_station)
-    thread = threading.Thread(target=agent.run, daemon=True)
-    thread.start()
-    yield agent
-    agent.stopping.set()
-    thread.join(10)
 
 
 def _topics(station: Any) -> Topics:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from station.config import LoadedStation, load_station
+from station.config import LoadedStation
 from station.contract import schemas
 from station.contract.commands import AGENT, command_specs
 from station.contract.events import EventType
@@ -19,21 +17,6 @@ from station.contract.topics import Topics
 from station.telemetry.agent import TelemetryAgent
 from station.telemetry.eventlog import EventRecorder
 from station.telemetry.replay import MAX_REPLAY_EVENTS
-
-
-@pytest.fixture
-def agent_station(station_config: Any, mosquitto: Any) -> LoadedStation:
-    return load_station(station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port}))
-
-
-@pytest.fixture
-def running_agent(agent_station: LoadedStation) -> Iterator[TelemetryAgent]:
-    agent = TelemetryAgent(agent_station)
-    thread = threading.Thread(target=agent.run, daemon=True)
-    thread.start()
-    yield agent
-    agent.stopping.set()
-    thread.join(10)
 
 
 def _topics(station: LoadedStation) -> Topics:
