@@ -1,13 +1,16 @@
 """The summary the dashboard recomputes from stored events equals the one the station
 published, for a real `station run --simulate` session through a real mosquitto, on SQLite
-and PostgreSQL."""
+and PostgreSQL; and the session report built from it."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from station.config import load_station
+from station.dashboard.reports.paragraph import objective_data
+from station.dashboard.reports.session_report import session_report
 from station.dashboard.reports.stored import published_summary, session_part
 from station.dashboard.reports.summary import recomputed_summary
 from station.dashboard.store import StationKey, Store
@@ -15,6 +18,7 @@ from station.engine.control_socket import send_command
 from tests.telemetry.conftest import StationProcess, wait_for_engine
 
 ROOM = StationKey("demo-site", "room-1")
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _pause(seconds: float) -> None:
@@ -51,7 +55,7 @@ def _play(station: StationProcess, data_dir: Any) -> None:
     press("big-red", 0.2)  # more than a second later: still the same engaged stretch
 
 
-def test_the_recomputed_summary_equals_the_published_one(
+def test_the_recomputed_summary_equals_the_published_one_and_the_report_shows_it(
     store: Store, ingest_factory: Any, station_config: Any, mosquitto: Any
 ) -> None:
     path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
@@ -82,6 +86,7 @@ def test_the_recomputed_summary_equals_the_published_one(
         published = published_summary(db, part)
         recomputed = recomputed_summary(db, part)
         also = recomputed_summary(db, part, gap_seconds=5.0)
+        report = session_report(db, session, BERLIN)
     assert published is not None
     assert recomputed == published
     assert also == published
@@ -92,3 +97,23 @@ def test_the_recomputed_summary_equals_the_published_one(
     assert published["hold_ms"]["count"] == 6
 
     assert part.station == ROOM
+    assert report.summary_source == "station" and report.clients == ("C-2M9Q",)
+    assert [period.sound_set for period in report.sound_sets] == ["calm-bells", "warm-strings"]
+    assert [press.input for press in report.presses] == [
+        "big-red", "big-blue", "big-red", "big-blue", "big-yellow", "big-red"]
+    assert all(press.hold_ms is not None for press in report.presses)
+    assert [(r.input, r.words) for r in report.rejections] == [
+        ("big-red", "too short"), ("big-blue", "too soon after the last press")]
+    assert [(o.tag, o.note) for o in report.observations] == [
+        ("independent", "reached across for the blue one"), ("prompted", None),
+        (None, "=1+2 smiled")]
+    seconds = [press.at.seconds for press in report.presses]
+    assert seconds == sorted(seconds) and 0 < seconds[0] < seconds[-1] <= report.duration_s
+    assert report.started is not None and report.started.tzinfo is BERLIN
+    text = objective_data(report)
+    assert text.startswith("C-2M9Q took part in a ")
+    assert ("with the calm-bells and warm-strings sound sets. 6 presses were accepted ("
+            in text)
+    assert "on 3 inputs; the longest engaged stretch was " in text
+    assert ("2 presses were not counted: 1 too short, 1 too soon after the last press. "
+            "1 of 2 tagged responses was independent.") in text
