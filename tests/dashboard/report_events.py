@@ -6,14 +6,25 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from station.bench._history import History, messages
 from station.contract.events import EventType
 from station.dashboard.reports.stored import SessionPart
-from station.dashboard.store import StationKey
+from station.dashboard.store import EventRecord, Record, StationKey, Store, SummaryRecord
 from station.telemetry.eventlog import Event
 
 T_WALL = 1764075600.0  # 2025-11-25 13:00 UTC, 14:00 in Berlin
 T_MONO = 81234.5
 PART = SessionPart("3fa9c1d2e4b5", StationKey("demo-site", "room-1"), 1)
+
+
+def write(store: Store, events: list[Event], station: StationKey = PART.station,
+          summary: dict[str, Any] | None = None) -> None:
+    """Store `events` (and a published `summary`) as ingest does, from `station`."""
+    records: list[Record] = [EventRecord(station, message, 1.0)
+                             for message in messages(History(station=station), events)]
+    if summary is not None:
+        records.append(SummaryRecord(station, summary, 1.0))
+    store.write(records)
 
 
 class SessionScript:

@@ -13,30 +13,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event as sqlalchemy_event
 
-from station.bench._history import History, fill, messages, sessions
+from station.bench._history import History, fill, sessions
 from station.contract.events import EventType
 from station.dashboard.reports.changes import ChangeCache
 from station.dashboard.reports.session_report import session_report
 from station.dashboard.reports.stored import ReportError
 from station.dashboard.reports.trends import client_trends
-from station.dashboard.store import EventRecord, StationKey, Store, SummaryRecord
+from station.dashboard.store import StationKey, Store
 from station.telemetry.aggregate import session_summary
-from station.telemetry.eventlog import Event
-from tests.dashboard.report_events import SessionScript
+from tests.dashboard.report_events import SessionScript, write
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOM = StationKey("demo-site", "room-1")
 SMALL = History(sessions=6, events_per_session=300, seed=3)
-
-
-def write(store: Store, events: list[Event], station: StationKey = ROOM,
-          summary: dict[str, Any] | None = None) -> None:
-    history = replace(SMALL, station=station)
-    records: list[Any] = [EventRecord(station, message, 1.0)
-                          for message in messages(history, events)]
-    if summary is not None:
-        records.append(SummaryRecord(station, summary, 1.0))
-    store.write(records)
 
 
 @contextmanager
