@@ -1,10 +1,15 @@
-"""Events of one session as a station records them, for the report tests: a script with a
-clock in seconds from the session's start."""
+"""For the report tests: events of one session as a station records them (a script with a
+clock in seconds from the session's start), storing them as ingest does, and the text of a
+PDF."""
 
 from __future__ import annotations
 
+import io
+import re
 import uuid
 from typing import Any
+
+from pypdf import PdfReader
 
 from station.bench._history import History, messages
 from station.contract.events import EventType
@@ -15,6 +20,14 @@ from station.telemetry.eventlog import Event
 T_WALL = 1764075600.0  # 2025-11-25 13:00 UTC, 14:00 in Berlin
 T_MONO = 81234.5
 PART = SessionPart("3fa9c1d2e4b5", StationKey("demo-site", "room-1"), 1)
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    """Each page's text read back out of a PDF, its white space (and no-break spaces) made
+    single spaces."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return [re.sub(r"\s+", " ", (page.extract_text() or "").replace("\xa0", " "))
+            for page in reader.pages]
 
 
 def write(store: Store, events: list[Event], station: StationKey = PART.station,

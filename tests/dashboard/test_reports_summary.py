@@ -4,17 +4,23 @@ and PostgreSQL; and the session report built from it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from station.config import load_station
+from station.dashboard.reports.csv_export import session_events_csv
 from station.dashboard.reports.paragraph import objective_data
+from station.dashboard.reports.pdf import find_fonts, session_pdf
 from station.dashboard.reports.session_report import session_report
 from station.dashboard.reports.stored import published_summary, session_part
 from station.dashboard.reports.summary import recomputed_summary
 from station.dashboard.store import StationKey, Store
 from station.engine.control_socket import send_command
+from tests.dashboard.report_events import pages_text
 from tests.telemetry.conftest import StationProcess, wait_for_engine
 
 ROOM = StationKey("demo-site", "room-1")
@@ -56,7 +62,7 @@ def _play(station: StationProcess, data_dir: Any) -> None:
 
 
 def test_the_recomputed_summary_equals_the_published_one_and_the_report_shows_it(
-    store: Store, ingest_factory: Any, station_config: Any, mosquitto: Any
+    store: Store, ingest_factory: Any, station_config: Any, mosquitto: Any, tmp_path: Path
 ) -> None:
     path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
                            "audio.backend": "null", "station.client": "C-2M9Q",
@@ -87,6 +93,8 @@ def test_the_recomputed_summary_equals_the_published_one_and_the_report_shows_it
         recomputed = recomputed_summary(db, part)
         also = recomputed_summary(db, part, gap_seconds=5.0)
         report = session_report(db, session, BERLIN)
+        exported = io.StringIO(newline="")
+        session_events_csv(db, exported, session, BERLIN)
     assert published is not None
     assert recomputed == published
     assert also == published
@@ -117,3 +125,18 @@ def test_the_recomputed_summary_equals_the_published_one_and_the_report_shows_it
     assert "on 3 inputs; the longest engaged stretch was " in text
     assert ("2 presses were not counted: 1 too short, 1 too soon after the last press. "
             "1 of 2 tagged responses was independent.") in text
+
+    rows = list(csv.DictReader(io.StringIO(exported.getvalue(), newline="")))
+    assert [row["reason"] for row in rows if row["type"] == "rejected"] == [
+        "too short", "too soon after the last press"]
+    assert [row["note"] for row in rows if row["note"]] == [
+        "reached across for the blue one", "'=1+2 smiled"]
+    assert float(rows[-1]["seconds_from_start"]) == report.duration_s
+
+    pdf = session_pdf(report, fonts=find_fonts())
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    printed = " ".join(pages_text(pdf))
+    assert text in printed
+    assert "Sound sets calm-bells from 0:00, warm-strings from " in printed
+    assert "big-blue 2 1 1 too soon after the last press" in printed
+    assert "reached across for the blue one" in printed and "=1+2 smiled" in printed
