@@ -3,6 +3,9 @@ trends across sessions with their markers, fast for a long history."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,3 +207,17 @@ def test_the_client_page_trends_stay_fast_for_a_long_history(store: Store) -> No
     assert len(trends.points) == 40
     p95 = sorted(times)[18]
     assert p95 < 0.2, f"p95 {p95 * 1000:.0f} ms"
+
+
+def test_the_client_page_benchmark_reports_its_percentiles(database_url: str) -> None:
+    """`station bench dashboard_client_page` end to end (a tiny run: not a measurement)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "bench", "dashboard_client_page", "--database",
+         database_url, "--sessions", "3", "--events", "600", "--runs", "3"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout)["client_page"]
+    assert (page["sessions"], page["runs"]) == (3, 3)
+    assert 600 <= page["events"] <= 603  # a press and its release may pass the count by one
+    assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"]
+    assert page["goal_p95_ms"] == 200.0 and page["backend"] in ("sqlite", "postgresql")

@@ -22,7 +22,7 @@ from datetime import datetime, tzinfo
 from itertools import pairwise
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session
 
 from station.contract.events import EventType
@@ -141,6 +141,16 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _figures(db: Session) -> ColumnElement[Any]:
+    """The stored summary without its list of observations (the trends need only the
+    tags' counts), so the database does not hand over and Python decode every note."""
+    if db.get_bind().dialect.name == "postgresql":
+        return SessionSummary.summary.op("-", return_type=SessionSummary.summary.type)(
+            literal("observations"))
+    return func.json_remove(SessionSummary.summary, "$.observations",
+                            type_=SessionSummary.summary.type)
+
+
 def client_trends(
     db: Session, client: str, tz: tzinfo, cache: ChangeCache | None = None
 ) -> ClientTrends:
@@ -152,7 +162,7 @@ def client_trends(
     rows = db.execute(
         select(SessionParticipant.session_id, SessionParticipant.station_id,
                SessionParticipant.first_t_wall, Station.site, Station.name,
-               TherapySession.started_t_wall, SessionSummary.summary)
+               TherapySession.started_t_wall, _figures(db))
         .join(Station, Station.id == SessionParticipant.station_id)
         .join(TherapySession, TherapySession.id == SessionParticipant.session_id)
         .outerjoin(SessionSummary, (SessionSummary.session_id == SessionParticipant.session_id)
