@@ -3,7 +3,9 @@ station records them: exact expected text."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -148,3 +150,13 @@ def test_lengths_articles_clock_and_dates() -> None:
     assert [clock(s) for s in (0.0, 65.4, 599.6, 3725.0)] == ["0:00", "1:05", "10:00",
                                                                 "1:02:05"]
     assert date_words(datetime(2025, 11, 25, 14, 0)) == "Tuesday 25 November 2025"
+
+
+def test_the_docs_give_every_reasons_words_and_the_example_paragraph() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "dashboard.md").read_text()
+    table = text.split("| code | words |")[1].split("\n\n")[0]
+    documented = dict(re.findall(r"^\| `([a-z_]+)` \| (.+) \|$", table, flags=re.MULTILINE))
+    assert documented == REASON_WORDS
+    quoted = text.split("For a 12-minute session:\n\n")[1].split("\n\n")[0]
+    assert " ".join(line.removeprefix("> ") for line in quoted.splitlines()) == (
+        objective_data(report_of(example_session())))

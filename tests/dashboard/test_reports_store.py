@@ -20,7 +20,8 @@ from station.bench._history import History, fill, sessions
 from station.contract.events import EventType
 from station.dashboard.reports.changes import ChangeCache
 from station.dashboard.reports.session_report import session_report
-from station.dashboard.reports.stored import ReportError
+from station.dashboard.reports.stored import ReportError, session_part
+from station.dashboard.reports.summary import recomputed_summary
 from station.dashboard.reports.trends import client_trends
 from station.dashboard.store import StationKey, Store
 from station.telemetry.aggregate import session_summary
@@ -221,3 +222,17 @@ def test_the_client_page_benchmark_reports_its_percentiles(database_url: str) ->
     assert 600 <= page["events"] <= 603  # a press and its release may pass the count by one
     assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"]
     assert page["goal_p95_ms"] == 200.0 and page["backend"] in ("sqlite", "postgresql")
+
+
+def test_an_interrupted_session_is_recomputed_as_the_station_summarises_it(
+    store: Store
+) -> None:
+    script = SessionScript().start()
+    script.at(1.25).press("big-red", 333.3).at(2.5).reject("big-blue", "bounce")
+    script.at(3.0).observe("independent", "Übte „Tempo“ – λ, ждал")
+    script.at(4.75).press("big-blue", 1200.0)  # then the power went: no session_end
+    write(store, script.events)
+    with store.transaction() as db:
+        recomputed = recomputed_summary(db, session_part(db, script.session))
+    assert recomputed == session_summary(script.events, 10.0)
+    assert recomputed["ended_by"] == "interrupted" and recomputed["duration_s"] == 5.95
