@@ -6,9 +6,11 @@
 #   systemd                       systemd-analyze verify for the unit files
 #   postgresql                    the dashboard's store is tested on a real PostgreSQL server
 #                                 (the fixture starts its own cluster; Debian's stays unused)
+#   fonts-dejavu-core             the font session reports are set in (PDF)
+#   poppler-utils                 pdftoppm, to render the report PDFs in the tests
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients jackd2 systemd postgresql)
+packages=(mosquitto mosquitto-clients jackd2 systemd postgresql fonts-dejavu-core poppler-utils)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -23,12 +23,14 @@ readonly UNITS_TO_ENABLE=(
 # pyo publishes no wheels for ARM, so pip compiles it on the Pi: it needs a compiler,
 # the Python headers and the -dev packages of the audio, MIDI and OSC libraries it links.
 # python3-lgpio (from the Raspberry Pi OS archive) drives the GPIO pins on every Pi model.
+# fonts-dejavu-core has the font the dashboard sets its PDF reports in.
 readonly APT_PACKAGES=(
     python3-venv python3-dev build-essential
     mosquitto mosquitto-clients
     jackd2 libportaudio2 portaudio19-dev libportmidi-dev liblo-dev libsndfile1-dev
     libjack-jackd2-dev
     python3-lgpio
+    fonts-dejavu-core
 )
 
 prefix=/opt/sensory-station

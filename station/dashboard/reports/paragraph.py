@@ -1,0 +1,86 @@
+"""The "objective data" paragraph: a session's numbers in plain clinical English, which the
+therapist edits and saves as the session note.
+
+Only data, no interpretation: who took part, how long, which sound sets, accepted presses and
+their rate, the longest engaged stretch, presses not counted and why, and how many tagged
+responses were independent. The same report always gives the same words.
+"""
+
+from __future__ import annotations
+
+from station.dashboard.reports.session_report import SessionReport
+from station.dashboard.reports.words import (
+    by_count,
+    duration_words,
+    indefinite_article,
+    join_words,
+    one_decimal,
+    plural,
+    reason_words,
+    session_length_words,
+)
+
+
+def objective_data(report: SessionReport) -> str:
+    """The paragraph for `report`, e.g. ``C-7F3K took part in a 12-minute session with the
+    calm-bells sound set. 84 presses were accepted (7.0 per minute) on 3 inputs; the longest
+    engaged stretch was 4 min 10 s. ...``"""
+    sentences = [_who(report), _accepted(report)]
+    if report.accepted or report.rejected:
+        sentences.append(_not_counted(report))
+    sentences.append(_tagged(report))
+    if report.ended_by == "interrupted":
+        sentences.append("The session was not ended at the station (it was interrupted); "
+                         "these figures cover it up to its last recorded event.")
+    return " ".join(sentences)
+
+
+def _who(report: SessionReport) -> str:
+    clients = join_words(list(report.clients)) or "No client"
+    length = "a session"
+    if report.duration_s is not None:
+        words = session_length_words(report.duration_s)
+        length = f"{indefinite_article(int(words.split('-')[0]))} {words} session"
+    names = list(dict.fromkeys(period.sound_set for period in report.sound_sets))
+    if not names:
+        return f"{clients} took part in {length}."
+    kind = "sound set" if len(names) == 1 else "sound sets"
+    return f"{clients} took part in {length} with the {join_words(names)} {kind}."
+
+
+def _accepted(report: SessionReport) -> str:
+    if report.accepted == 0:
+        return "No presses were accepted."
+    verb = "was" if report.accepted == 1 else "were"
+    text = f"{plural(report.accepted, 'press', 'presses')} {verb} accepted"
+    rate = report.presses_per_minute
+    if rate is not None:
+        text += f" ({one_decimal(rate)} per minute)"
+    used = sum(1 for tally in report.inputs if tally.accepted)
+    text += f" on {plural(used, 'input')}"
+    return f"{text}; the longest engaged stretch was {duration_words(report.longest_stretch_s)}."
+
+
+def _not_counted(report: SessionReport) -> str:
+    total = sum(report.rejected.values())
+    if total == 0:
+        return "Every press was counted."
+    verb = "was" if total == 1 else "were"
+    head = f"{plural(total, 'press', 'presses')} {verb} not counted"
+    codes = by_count(report.rejected)
+    if len(codes) == 1:
+        return f"{head} ({reason_words(codes[0])})."
+    return f"{head}: " + ", ".join(
+        f"{report.rejected[code]:,} {reason_words(code)}" for code in codes) + "."
+
+
+def _tagged(report: SessionReport) -> str:
+    if report.tagged == 0:
+        return "No responses were tagged."
+    if report.independent == 0:
+        if report.tagged == 1:
+            return "The 1 tagged response was not independent."
+        return f"None of the {report.tagged:,} tagged responses were independent."
+    noun = "tagged response" if report.tagged == 1 else "tagged responses"
+    verb = "was" if report.independent == 1 else "were"
+    return f"{report.independent:,} of {report.tagged:,} {noun} {verb} independent."
