@@ -179,7 +179,8 @@ def test_second_run_leaves_installed_units_and_config_alone(tmp_path: Path) -> N
         (wants / name).symlink_to(units / name)
     config_dir = tmp_path / "etc"
     config_dir.mkdir()
-    (config_dir / "station.toml").write_text("# edited by the therapist\n", encoding="utf-8")
+    for name in ("station.toml", "dashboard.toml"):
+        (config_dir / name).write_text("# edited by the therapist\n", encoding="utf-8")
     for name in ("sound-sets", "clients"):
         (config_dir / name).mkdir()
 
