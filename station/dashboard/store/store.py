@@ -40,6 +40,9 @@ class StationView:
     last_seen: float | None
     state: dict[str, Any] | None
     highest_seq: int
+    counts: dict[str, Any] | None = None
+    aggregates: dict[str, Any] | None = None
+    health: dict[str, Any] | None = None
 
 
 def _where(record: Record) -> str:
@@ -142,7 +145,8 @@ class Store:
         with self._sessions() as db:
             return [
                 StationView(StationKey(row.site, row.name), row.status, row.status_since,
-                            row.last_seen, row.state, row.highest_seq)
+                            row.last_seen, row.state, row.highest_seq, row.counts,
+                            row.aggregates, row.health)
                 for row in db.scalars(select(Station).order_by(Station.site, Station.name))
             ]
 
