@@ -52,7 +52,7 @@ def test_without_the_broker_health_says_what_is_wrong_and_pages_still_answer(
     try:
         server.wait_healthy()
         mosquitto.stop()
-        status, body = wait_until(lambda: (lambda got: got if got[0] == 503 else None)(
+        _, body = wait_until(lambda: (lambda got: got if got[0] == 503 else None)(
             server.health()), 20, "health saying the broker is lost")
         assert body["problems"][0].startswith(
             f"the MQTT broker at 127.0.0.1:{mosquitto.port} cannot be reached: lost the "
