@@ -6,15 +6,22 @@
 #   systemd                       systemd-analyze verify for the unit files
 #   postgresql                    the dashboard's store is tested on a real PostgreSQL server
 #                                 (the fixture starts its own cluster; Debian's stays unused)
+#   chromium                      the dashboard's browser tests (Playwright drives
+#                                 /usr/bin/chromium; Playwright's own browser download is never used)
+#   npm (unless npm is already there)  scripts/fetch-npm-assets.sh: axe-core for the browser tests
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients jackd2 systemd postgresql)
+packages=(mosquitto mosquitto-clients jackd2 systemd postgresql chromium)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$package")
     fi
 done
+# Node.js from another source (its own nodejs package) brings npm along.
+if ! command -v npm >/dev/null; then
+    missing+=(npm)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

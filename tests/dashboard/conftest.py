@@ -196,3 +196,6 @@ def dashboard_server(mosquitto: Any, tmp_path: Path) -> Iterator[Any]:
     server.start()
     yield server
     server.stop()
+
+
+from tests.dashboard.browser import axe_source, chromium  # noqa: E402, F401  (fixtures)

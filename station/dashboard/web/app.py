@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["clock_time"] = lambda at: clock_time(at, time.time())
 templates.env.filters["duration"] = duration
+templates.env.filters["stamp"] = lambda at: time.strftime("%d %b %Y %H:%M:%S", time.localtime(at))
 
 
 def page_problems(context: DashboardContext) -> list[str]:
@@ -69,8 +70,10 @@ def create_app(context: DashboardContext) -> FastAPI:
     """The dashboard's web application on `context`'s parts."""
     from station.dashboard.web import admin, health, pages, stream
 
+    # No API description is served: only signed-in people see what the dashboard offers
+    # (`app.openapi()` still lists every route, for the tests).
     app = FastAPI(title="Sensory Music Station dashboard", docs_url=None, redoc_url=None,
-                  dependencies=[Depends(csrf_guard)])
+                  openapi_url=None, dependencies=[Depends(csrf_guard)])
     app.state.context = context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (pages, stream, admin, health):
@@ -97,7 +100,8 @@ def create_app(context: DashboardContext) -> FastAPI:
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, error: Forbidden) -> Response:
         if _wants_html(request):
-            return render(request, "problem.html", error.status, title="Not for you",
+            title = "Not among your clients" if error.status == 404 else "Not for your role"
+            return render(request, "problem.html", error.status, title=title,
                           message=str(error))
         return JSONResponse({"error": str(error)}, status_code=error.status)
 

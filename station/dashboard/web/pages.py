@@ -131,7 +131,8 @@ async def clients(request: Request, found: Therapist) -> Response:
 
     def listed() -> list[tuple[str, float | None]]:
         with context.store.transaction() as db:
-            known = dict(db.execute(select(Client.pseudonym, Client.first_t_wall)).tuples())
+            known = {name: first for name, first in db.execute(
+                select(Client.pseudonym, Client.first_t_wall))}
             if found.role is Role.THERAPIST:
                 names = sorted(found.clients)
             else:
