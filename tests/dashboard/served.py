@@ -27,6 +27,7 @@ class DashboardServer:
     """`station dashboard --config <folder>/dashboard.toml`, SQLite in the folder."""
 
     def __init__(self, folder: Path, broker_port: int, **settings: Any) -> None:
+        environment = settings.pop("environment", {})
         self.folder = folder
         self.port = free_port()
         self.config = folder / "dashboard.toml"
@@ -35,7 +36,7 @@ class DashboardServer:
         lines += ["", "[mqtt]", f"port = {broker_port}"]
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.process = StationProcess(["dashboard", "--config", str(self.config)],
-                                      environment=settings.pop("environment", {}))
+                                      environment=environment)
 
     @property
     def url(self) -> str:

@@ -97,3 +97,40 @@ def test_station_run_starts_the_dashboard_when_the_station_file_enables_it(
     assert children[-1].name == "dashboard"
     assert children[-1].arguments == ["dashboard", "serve", "--config", str(station.resolve()),
                                       "--set", "mqtt.port=1884"]
+
+
+def test_with_postgresql_down_every_page_answers_and_says_why_then_recovers(
+    mosquitto: Any, tmp_path: Path, postgres: Any,
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = postgres.create_database()
+    server = DashboardServer(tmp_path, mosquitto.port, database_url=url)
+    server.add_users({"sam": ("staff", [])})
+    server.start()
+    try:
+        server.wait_healthy()
+        postgres.stop()
+        status, body = server.health()
+        assert status == 503 and body["database"]["ok"] is False
+        assert body["problems"][0].startswith("the database cannot be reached: ")
+        for path in ("/login", "/rooms"):
+            request = urllib.request.Request(f"{server.url}{path}",
+                                             headers={"Accept": "text/html"})
+            request.add_header("Cookie", "sensory_session=some-sign-in")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as page:
+                    status, text = page.status, page.read().decode()
+            except urllib.error.HTTPError as error:
+                status, text = error.code, error.read().decode()
+            assert status in (200, 503), path
+            if path == "/rooms":
+                assert status == 503
+                assert "cannot be reached" in text and "comes back by itself" in text
+    finally:
+        postgres.start()
+    try:
+        assert server.wait_healthy(30)["database"]["ok"]
+    finally:
+        server.stop()
