@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint check-types system-packages install-pi clean
+.PHONY: demo test lint check-types system-packages npm-assets install-pi clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +20,21 @@ demo: $(INSTALLED)
 system-packages:
 	scripts/ensure-system-packages.sh
 
+# Pinned npm packages (axe-core for the browser tests) into build/npm/, checked by integrity.
+npm-assets: system-packages
+	scripts/fetch-npm-assets.sh
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 check-types: $(INSTALLED)
 	$(BIN)/mypy
 
-test: $(INSTALLED) system-packages lint check-types
+test: $(INSTALLED) system-packages npm-assets lint check-types
 	$(BIN)/python -m pytest
 
 install-pi:
 	sudo scripts/install-pi.sh
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis data demo.wav
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis data demo.wav build

@@ -8,15 +8,22 @@
 #                                 (the fixture starts its own cluster; Debian's stays unused)
 #   fonts-dejavu-core             the font session reports are set in (PDF)
 #   poppler-utils                 pdftoppm, to render the report PDFs in the tests
+#   chromium                      the dashboard's browser tests (Playwright drives
+#                                 /usr/bin/chromium; Playwright's own browser download is never used)
+#   npm (unless npm is already there)  scripts/fetch-npm-assets.sh: axe-core for the browser tests
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients jackd2 systemd postgresql fonts-dejavu-core poppler-utils)
+packages=(mosquitto mosquitto-clients jackd2 systemd postgresql fonts-dejavu-core poppler-utils chromium)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$package")
     fi
 done
+# Node.js from another source (its own nodejs package) brings npm along.
+if ! command -v npm >/dev/null; then
+    missing+=(npm)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -13,6 +13,9 @@ set -euo pipefail
 
 readonly SERVICE_USER=sensory-station
 readonly STATE_DIR=/var/lib/sensory-station
+# The dashboard runs as a user of its own: its database and secret key are its alone.
+readonly DASHBOARD_USER=sensory-dashboard
+readonly DASHBOARD_STATE_DIR=/var/lib/sensory-dashboard
 readonly DEVICE_GROUPS=(gpio audio input)  # input: USB switch interfaces
 readonly MOSQUITTO_DIR=/etc/mosquitto
 readonly UNITS_TO_ENABLE=(
@@ -187,6 +190,13 @@ for group in "${DEVICE_GROUPS[@]}"; do
     fi
 done
 
+if id -u "$DASHBOARD_USER" >/dev/null 2>&1; then
+    already "user $DASHBOARD_USER exists"
+else
+    run useradd --system --user-group --home-dir "$DASHBOARD_STATE_DIR" --no-create-home \
+        --shell /usr/sbin/nologin "$DASHBOARD_USER"
+fi
+
 if [[ -d $STATE_DIR ]]; then
     already "$STATE_DIR exists"
 else
@@ -254,7 +264,12 @@ for example in "$source_dir"/config/*.toml; do
         continue
     fi
     # Readable by the service, not by everyone: it can hold the MQTT password.
-    run install -o root -g "$SERVICE_USER" -m 0640 "$example" "$installed"
+    owner=$SERVICE_USER
+    [[ $(basename "$example") == dashboard.toml ]] && owner=$DASHBOARD_USER
+    run install -o root -g "$owner" -m 0640 "$example" "$installed"
+    if [[ $(basename "$example") == dashboard.toml ]]; then
+        run sed -i "/^\[dashboard\]/,/^\[/ s|^\(data_dir[[:space:]]*=[[:space:]]*\)\"[^\"]*\"|\1\"$DASHBOARD_STATE_DIR\"|" "$installed"
+    fi
     if [[ $(basename "$example") == station.toml ]]; then
         # Only in a fresh copy: the example keeps its event log next to the source tree.
         run sed -i "/^\[station\]/,/^\[/ s|^\(data_dir[[:space:]]*=[[:space:]]*\)\"[^\"]*\"|\1\"$STATE_DIR\"|" "$installed"
@@ -346,4 +361,6 @@ Done. Next steps:
   - add MQTT logins:   sudo mosquitto_passwd $mosquitto_passwords <station id>
   - edit the station:  $config_dir/station.toml ([station] id, [mqtt] host, username, password)
   - start it:          sudo systemctl start sensory-station.target
+  - the dashboard:     sudo systemctl enable --now sensory-dashboard.service, then
+                       sudo -u $DASHBOARD_USER $venv_dir/bin/station dashboard --config $config_dir/dashboard.toml add-user NAME --role admin
 EOF

@@ -106,6 +106,36 @@ def _add_control_parser(commands: Any) -> None:
         _add_config_options(action, again=True)
 
 
+def _add_dashboard_parser(commands: Any) -> None:
+    """`station dashboard [serve | add-user NAME --role ROLE | assign USER CLIENT | ...]`."""
+    dashboard = commands.add_parser(
+        "dashboard", help="the therapists' dashboard: serve it, or add users and assignments",
+        description="Serve the dashboard (ingest and web pages in one process), or manage its "
+        "users. --config takes a station file (its [dashboard] table) or a dashboard file.",
+    )
+    _add_config_options(dashboard)
+    actions = dashboard.add_subparsers(dest="dashboard_action", metavar="ACTION")
+    serve = actions.add_parser("serve", help="serve the dashboard (the default)")
+    _add_config_options(serve, again=True)
+    add_user = actions.add_parser(
+        "add-user", help="add a user (the password is asked for, or read from stdin)",
+        description="Add a user. The password is asked for twice at a terminal, or read as "
+        "one line from standard input; never give it on the command line.")
+    add_user.add_argument("name", help="user name: lower-case letters, digits, '.', '_', '-'")
+    add_user.add_argument("--role", required=True, choices=["admin", "therapist", "staff"],
+                          help="admin: users, assignments, audit; therapist: their clients; "
+                          "staff: rooms and live counts")
+    _add_config_options(add_user, again=True)
+    for name, verb in (("assign", "assign a client to a therapist"),
+                       ("unassign", "take a client from a therapist")):
+        action = actions.add_parser(name, help=verb, description=verb.capitalize() + ".")
+        action.add_argument("user", help="the therapist's user name")
+        action.add_argument("client", help="the client's pseudonym, e.g. C-7F3K")
+        _add_config_options(action, again=True)
+    users = actions.add_parser("users", help="list the users, their roles and clients")
+    _add_config_options(users, again=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="station",
@@ -191,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--username", default="", help="log in as this user, e.g. dashboard")
     watch.add_argument("--once", type=float, default=None, metavar="SECONDS",
                        help="collect for SECONDS, print the table once and exit")
+
+    _add_dashboard_parser(commands)
 
     config = commands.add_parser("config", help="check or show configuration files",
                                  description="Check or show configuration files.")
@@ -323,6 +355,20 @@ def _run_watch(arguments: argparse.Namespace) -> int:
     return run_watch(board, client, Console(), arguments.once, stop)
 
 
+def _run_dashboard(arguments: argparse.Namespace) -> int:
+    from station.config import load_dashboard
+
+    config = load_dashboard(arguments.config or default_config(), arguments.overrides)
+    action = arguments.dashboard_action or "serve"
+    if action == "serve":
+        from station.dashboard.process import DashboardProcess
+
+        return DashboardProcess(config).run()
+    from station.dashboard.users import run_user_action
+
+    return run_user_action(config, action, arguments)
+
+
 def _config_check(arguments: argparse.Namespace) -> int:
     problems = check_files(arguments.paths)
     for problem in problems:
@@ -357,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": _run_bench,
         "control": _run_control,
         "watch": _run_watch,
+        "dashboard": _run_dashboard,
     }
     try:
         if arguments.command == "config":

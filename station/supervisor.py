@@ -1,6 +1,6 @@
-"""`station run`: the engine, the telemetry agent (and the embedded broker) as supervised
-child processes. A child that dies is logged and restarted with back-off; SIGINT or SIGTERM
-stops them all cleanly.
+"""`station run`: the engine, the telemetry agent (the embedded broker, the dashboard) as
+supervised child processes. A child that dies is logged and restarted with back-off; SIGINT
+or SIGTERM stops them all cleanly.
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ def station_children(
     record: Path | None = None,
     engine_stdin: Any = None,
 ) -> list[Child]:
-    """The processes of one station: [embedded broker,] engine, telemetry agent."""
+    """The processes of one station: [embedded broker,] engine, telemetry agent[, dashboard
+    (when the station file's ``[dashboard]`` says ``enabled = true``)]."""
     common = ["--config", str(config_path.resolve())]
     for override in overrides:
         common += ["--set", override]
@@ -152,4 +153,6 @@ def station_children(
         children.append(Child("embedded broker", ["broker", *common]))
     children.append(Child("engine", engine, stdin=engine_stdin, stop_first=True))
     children.append(Child("telemetry agent", ["agent", *common]))
+    if station.config.dashboard.enabled:
+        children.append(Child("dashboard", ["dashboard", "serve", *common]))
     return children

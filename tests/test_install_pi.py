@@ -149,24 +149,33 @@ def test_dry_run_would_copy_the_example_config(tmp_path: Path) -> None:
     copied_dirs = {Path(c[-1]).name for c in commands if c[:2] == ["cp", "-R"]}
     assert copied_dirs == {d for d in ("sound-sets", "clients") if (CONFIG_DIR / d).is_dir()}
     data_dir_edits = [c for c in commands if c[0] == "sed"]
-    assert [c[-1] for c in data_dir_edits] == [str(config_dir / "station.toml")]
-    assert '"/var/lib/sensory-station"' in data_dir_edits[0][-2]
+    assert [c[-1] for c in data_dir_edits] == [str(config_dir / "dashboard.toml"),
+                                               str(config_dir / "station.toml")]
+    assert '"/var/lib/sensory-dashboard"' in data_dir_edits[0][-2]
+    assert '"/var/lib/sensory-station"' in data_dir_edits[1][-2]
+    owners = {Path(c[-1]).name: c[c.index("-g") + 1] for c in commands
+              if c[0] == "install" and "-g" in c and Path(c[-1]).parent == config_dir}
+    assert owners == {"dashboard.toml": "sensory-dashboard", "station.toml": "sensory-station"}
 
 
-def test_data_dir_edit_rewrites_the_example_station_file(tmp_path: Path) -> None:
-    """Runs the exact sed the dry run prints on a copy of config/station.toml."""
+@pytest.mark.parametrize(("name", "state_dir"), [
+    ("station.toml", "/var/lib/sensory-station"), ("dashboard.toml", "/var/lib/sensory-dashboard")])
+def test_data_dir_edit_rewrites_the_example_file(
+    tmp_path: Path, name: str, state_dir: str
+) -> None:
+    """Runs the exact sed the dry run prints on a copy of the example file."""
     commands = planned_commands(dry_run_into(tmp_path / "plan").stdout)
-    [sed_command] = [c for c in commands if c[0] == "sed"]
-    station_file = tmp_path / "station.toml"
-    shutil.copy(CONFIG_DIR / "station.toml", station_file)
+    [sed_command] = [c for c in commands if c[0] == "sed" and c[-1].endswith(name)]
+    copy = tmp_path / name
+    shutil.copy(CONFIG_DIR / name, copy)
 
-    subprocess.run([*sed_command[:-1], str(station_file)], check=True, timeout=10)
+    subprocess.run([*sed_command[:-1], str(copy)], check=True, timeout=10)
 
-    original = (CONFIG_DIR / "station.toml").read_text(encoding="utf-8").splitlines()
-    edited = station_file.read_text(encoding="utf-8").splitlines()
+    original = (CONFIG_DIR / name).read_text(encoding="utf-8").splitlines()
+    edited = copy.read_text(encoding="utf-8").splitlines()
     changed = [(old, new) for old, new in zip(original, edited, strict=True) if old != new]
     assert len(changed) == 1
-    assert changed[0][1].startswith('data_dir = "/var/lib/sensory-station"')
+    assert changed[0][1].startswith(f'data_dir = "{state_dir}"')
 
 
 def test_second_run_leaves_installed_units_and_config_alone(tmp_path: Path) -> None:
@@ -179,7 +188,8 @@ def test_second_run_leaves_installed_units_and_config_alone(tmp_path: Path) -> N
         (wants / name).symlink_to(units / name)
     config_dir = tmp_path / "etc"
     config_dir.mkdir()
-    (config_dir / "station.toml").write_text("# edited by the therapist\n", encoding="utf-8")
+    for name in ("station.toml", "dashboard.toml"):
+        (config_dir / name).write_text("# edited by the therapist\n", encoding="utf-8")
     for name in ("sound-sets", "clients"):
         (config_dir / name).mkdir()
 
@@ -229,7 +239,10 @@ def test_units_run_what_the_installer_installs() -> None:
         assert len(exec_lines) == 1, unit.name
         [exec_start] = exec_lines
         assert exec_start[0] == station, unit.name
-        assert exec_start[-2:] == ["--config", config], unit.name
+        # The dashboard reads a file of its own: it may run where no station does.
+        expected = (f"{settings['config-dir']}/dashboard.toml"
+                    if unit.name == "sensory-dashboard.service" else config)
+        assert exec_start[-2:] == ["--config", expected], unit.name
 
 
 def test_unknown_option_is_refused_with_a_hint(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD_DIR = REPO_ROOT / "systemd"
 ENGINE_UNIT = SYSTEMD_DIR / "sensory-station-engine.service"
 TELEMETRY_UNIT = SYSTEMD_DIR / "sensory-station-telemetry.service"
+DASHBOARD_UNIT = SYSTEMD_DIR / "sensory-dashboard.service"
 STATION_TARGET = SYSTEMD_DIR / "sensory-station.target"
 MOSQUITTO_SNIPPET = SYSTEMD_DIR / "mosquitto-sensory-station.conf"
 MOSQUITTO_ACL = SYSTEMD_DIR / "mosquitto-sensory-station.acl"
@@ -81,8 +82,9 @@ def station_unit_files() -> list[Path]:
 # --- directives ----------------------------------------------------------------------------
 
 
-def test_the_two_services_exist() -> None:
+def test_the_three_services_exist() -> None:
     assert [path.name for path in station_service_files()] == [
+        DASHBOARD_UNIT.name,
         ENGINE_UNIT.name,
         TELEMETRY_UNIT.name,
     ]
@@ -107,6 +109,38 @@ def test_service_runs_supervised_as_its_own_user(unit_path: Path) -> None:
     assert "PYTHONUNBUFFERED=1" in words(unit, "Service", "Environment")
     assert words(unit, "Install", "WantedBy") == ["multi-user.target"]
     assert "sensory-station.target" in words(unit, "Unit", "PartOf")
+
+
+def test_dashboard_runs_supervised_as_a_user_of_its_own() -> None:
+    unit = parse_unit(DASHBOARD_UNIT)
+    expected = {
+        "Type": "notify",
+        "NotifyAccess": "main",
+        "WatchdogSec": "10",
+        "Restart": "on-failure",
+        "RestartSec": "2",
+        "User": "sensory-dashboard",
+        "Group": "sensory-dashboard",
+        "StateDirectory": "sensory-dashboard",
+        "StateDirectoryMode": "0750",
+        "WorkingDirectory": "/var/lib/sensory-dashboard",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "full",
+        "ProtectHome": "yes",
+    }
+    assert {key: single_value(unit, "Service", key) for key in expected} == expected
+    assert "PYTHONUNBUFFERED=1" in words(unit, "Service", "Environment")
+    assert "SupplementaryGroups" not in unit["Service"]
+    assert words(unit, "Install", "WantedBy") == ["multi-user.target"]
+    assert "network-online.target" in words(unit, "Unit", "After")
+    # Not part of the station's target: a clinic's dashboard runs where no station does.
+    assert "PartOf" not in unit["Unit"]
+
+
+def test_dashboard_command_line() -> None:
+    exec_start = single_value(parse_unit(DASHBOARD_UNIT), "Service", "ExecStart")
+    assert exec_start.split() == [INSTALLED_STATION, "dashboard", "--config",
+                                  "/etc/sensory-station/dashboard.toml"]
 
 
 def test_engine_command_line() -> None:
@@ -143,9 +177,10 @@ def test_telemetry_waits_for_the_network() -> None:
     assert "network-online.target" in words(unit, "Unit", "Wants")
 
 
-def test_target_wants_every_service() -> None:
+def test_target_wants_every_service_of_the_station() -> None:
     target = parse_unit(STATION_TARGET)
-    assert set(words(target, "Unit", "Wants")) == {p.name for p in station_service_files()}
+    assert set(words(target, "Unit", "Wants")) == {
+        p.name for p in station_service_files() if p != DASHBOARD_UNIT}
     assert words(target, "Install", "WantedBy") == ["multi-user.target"]
 
 

@@ -16,6 +16,15 @@ from typing import Any, TypeVar
 
 from station.config.access import access_problems, input_access_layers, merge_access
 from station.config.client import ClientProfile, check_client
+from station.config.dashboard import (
+    BrokerSettings,
+    DashboardConfig,
+    DashboardFile,
+    check_dashboard_file,
+    file_broker,
+    is_station_file,
+    resolve,
+)
 from station.config.problems import Problem, did_you_mean, validate
 from station.config.sound_set import SoundSet, check_sound_set
 from station.config.station_file import StationConfig, StationSection, check_station_config
@@ -169,7 +178,9 @@ def check_station(
 
 
 def check_files(paths: Sequence[Path]) -> list[Problem]:
-    """Problems in the given files, each checked as the kind its top-level table names."""
+    """Problems in the given files, each checked as the kind its top-level table names (a
+    file with neither ``[station]`` nor ``[[inputs]]`` nor ``[sound_set]`` nor ``[client]`` is a
+    dashboard file)."""
     problems: list[Problem] = []
     for path in paths:
         data = read_toml(path, problems)
@@ -179,17 +190,60 @@ def check_files(paths: Sequence[Path]) -> list[Problem]:
             check_sound_set(path, data, problems)
         elif "client" in data and isinstance(data["client"], dict):
             check_client(path, data, problems)
-        else:
+        elif is_station_file(data):
             check_station(path, problems)
+        else:
+            config = validate(path, DashboardFile, data, problems)
+            if config is not None:
+                check_dashboard_file(path, config, problems)
     return problems
 
 
 def effective_config(loaded: LoadedStation) -> dict[str, Any]:
     """The station config with defaults filled in and secrets masked, for display."""
     data = loaded.config.model_dump(mode="python", exclude_none=True)
-    password = loaded.config.mqtt.password.get_secret_value()
-    data["mqtt"]["password"] = "********" if password else ""
+    for table, key in (("mqtt", "password"), ("dashboard", "mqtt_password"),
+                       ("dashboard", "database_url")):
+        secret = getattr(getattr(loaded.config, table), key).get_secret_value()
+        data[table][key] = "********" if secret else ""
     return data
+
+
+def load_dashboard(path: Path | str, overrides: Sequence[str] = ()) -> DashboardConfig:
+    """The dashboard's settings from a station file's ``[dashboard]`` or a dashboard file.
+
+    A station file is checked whole (sound sets and clients too), as `station run` would.
+    Raises ConfigError listing every problem found.
+    """
+    path = Path(path)
+    problems: list[Problem] = []
+    raw = read_toml(path, problems)
+    if raw is None:
+        raise ConfigError(problems)
+    if is_station_file(raw):
+        station = load_station(path, overrides)
+        mqtt, section = station.config.mqtt, station.config.dashboard
+        # No host: the embedded development broker on this machine, which speaks 3.1.1.
+        broker = BrokerSettings(
+            host=mqtt.host or "127.0.0.1", port=mqtt.port, topic_root=mqtt.topic_root,
+            username=section.mqtt_username, password=section.mqtt_password.get_secret_value(),
+            protocol="3.1.1" if not mqtt.host or mqtt.protocol == "3.1.1" else "5",
+            tls=mqtt.uses_tls, ca_file=_file(station, mqtt.ca_file),
+            cert_file=_file(station, mqtt.cert_file), key_file=_file(station, mqtt.key_file),
+        )
+        return resolve(path, section, station.data_dir, broker, section.enabled)
+    raw = apply_overrides(raw, overrides)
+    config = validate(path, DashboardFile, raw, problems)
+    if config is not None:
+        check_dashboard_file(path, config, problems)
+    if config is None or problems:
+        raise ConfigError(problems)
+    data_dir = (path.parent / Path(config.dashboard.data_dir).expanduser()).resolve()
+    return resolve(path, config.dashboard, data_dir, file_broker(path, config.mqtt))
+
+
+def _file(station: LoadedStation, value: str) -> Path | None:
+    return station.resolve(value) if value else None
 
 
 def data_dir_of(path: Path | str, overrides: Sequence[str] = ()) -> Path:

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 from pydantic import Field, SecretStr
 
 from station.config.access import AccessOverride, access_problems, input_access_layers, merge_access
+from station.config.dashboard import StationDashboardSection, check_dashboard_section
 from station.config.problems import Problem, did_you_mean
 from station.config.schema import NAME_PATTERN, PSEUDONYM_PATTERN, Schema
 
@@ -127,6 +128,7 @@ class StationConfig(Schema):
     mqtt: MqttSection = MqttSection()
     controls: ControlsSection = ControlsSection()
     telemetry: TelemetrySection = TelemetrySection()
+    dashboard: StationDashboardSection = StationDashboardSection()
     inputs: list[InputConfig] = Field(default_factory=list, min_length=1)
 
 
@@ -135,9 +137,11 @@ class StationConfig(Schema):
 
 
 def check_station_config(path: Path, config: StationConfig, problems: list[Problem]) -> None:
-    """Add what is wrong in a validated station file to `problems`: input wiring, MQTT files."""
+    """Add what is wrong in a validated station file to `problems`: input wiring, MQTT files,
+    the dashboard's settings."""
     _check_inputs(path, config, problems)
     _check_mqtt_files(path, config, problems)
+    check_dashboard_section(path, "dashboard", config.dashboard, problems)
 
 
 def _check_inputs(path: Path, config: StationConfig, problems: list[Problem]) -> None:

@@ -2,9 +2,10 @@
 reason to refuse it.
 
 Only the station topics the dashboard stores are read (`KINDS`): ``events``, ``status``,
-``state`` and ``session/summary``. Anything wrong (too large, not UTF-8, not JSON, refused by
-the topic's JSON Schema, an event that names another station than its topic) becomes a
-`Refusal`, whoever published it.
+``state``, ``session/summary``, and for the rooms page ``session/counts``,
+``session/aggregates`` and ``status/health``. Anything wrong (too large, not UTF-8, not JSON,
+refused by the topic's JSON Schema, an event that names another station than its topic)
+becomes a `Refusal`, whoever published it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from station.contract.topics import Topics
 from station.dashboard.store import (
     EventRecord,
     IngestReason,
+    LiveRecord,
     Record,
     Refusal,
     StateRecord,
@@ -49,6 +51,10 @@ KINDS = {
     "state": Kind(lambda topics: topics.state, "state", 4 * 1024),
     # A summary lists every observation of the session, with its note.
     "summary": Kind(lambda topics: topics.summary, "summary", 1024 * 1024),
+    # What the rooms page shows live, kept per station as the last retained copy.
+    "counts": Kind(lambda topics: topics.counts, "counts", 16 * 1024),
+    "aggregates": Kind(lambda topics: topics.aggregates, "aggregates", 64 * 1024),
+    "health": Kind(lambda topics: topics.health, "health", 4 * 1024),
 }
 
 _NAME = re.compile(NAME_PATTERN)
@@ -128,7 +134,9 @@ def read_message(
         return StatusRecord(station, document, received, retained)
     if kind.schema == "state":
         return StateRecord(station, document, received, retained)
-    return SummaryRecord(station, document, received, retained)
+    if kind.schema == "summary":
+        return SummaryRecord(station, document, received, retained)
+    return LiveRecord(station, kind.schema, document, received, retained)
 
 
 BIGGEST_SEQ = 2**63 - 1  # a BIGINT column

@@ -25,7 +25,15 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from station.dashboard.inbound import read_message, subscriptions
-from station.dashboard.store import BatchResult, IngestReason, Record, Refusal, SeqGap, Store
+from station.dashboard.store import (
+    BatchResult,
+    IngestReason,
+    Record,
+    Refusal,
+    SeqGap,
+    StationKey,
+    Store,
+)
 from station.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,36 @@ class IngestSettings:
     default a week). 3.1.1 sessions last as long as the broker's own setting says."""
     batch_max: int = 500
     """Most messages written in one transaction."""
+    tls: bool = False
+    ca_file: str | None = None
+    """None: the system's CAs."""
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def prepare(self, client: mqtt.Client) -> None:
+        """The login, TLS and reconnect back-off of every dashboard connection to the broker."""
+        if self.username:
+            client.username_pw_set(self.username, self.password or None)
+        if self.tls:
+            client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file, keyfile=self.key_file)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+
+@dataclass(frozen=True)
+class IngestStatus:
+    """How ingest is doing, for the health endpoint and the pages' banner."""
+
+    connected: bool
+    since: float | None
+    """When it last connected or lost the broker (the dashboard's clock); None before either."""
+    problem: str
+    """Why it is not connected, in words ("" when it is)."""
+    waiting: int
+    """Messages received and not yet written."""
+    lag_s: float | None
+    """Seconds from the arrival of the last written batch's oldest message to its commit."""
+    database_problem: str
+    """Why the last write failed ("" when it did not)."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +110,18 @@ class Ingest:
     """
 
     def __init__(self, store: Store, settings: IngestSettings,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_commit: Callable[[set[StationKey]], None] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.on_commit = on_commit
+        """Called on the writer thread after each committed batch with the stations it
+        touched; it must not block (the rooms page's hub only wakes its listeners)."""
+        self._since: float | None = None
+        self._problem = "not connected yet"
+        self._lag: float | None = None
+        self._database_problem = ""
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._queue: queue.SimpleQueue[_Arrival] = queue.SimpleQueue()
@@ -98,11 +144,10 @@ class Ingest:
             protocol=mqtt.MQTTv5 if version5 else mqtt.MQTTv311,
             clean_session=None if version5 else False, manual_ack=True,
         )
-        if settings.username:
-            client.username_pw_set(settings.username, settings.password or None)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        settings.prepare(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
@@ -113,9 +158,11 @@ class Ingest:
             log.error("MQTT broker %s:%d refused the dashboard (%s); check its login and that "
                       "the ACL lets it read %s/#", self.settings.host, self.settings.port,
                       reason, self.settings.topic_root)
+            self._problem = f"the broker refused the dashboard's login ({reason})"
             return
         with self._ack_lock:
             self._connection += 1
+        self._since, self._problem = self.clock(), ""
         log.info("ingest connected to MQTT broker %s:%d (session %s)", self.settings.host,
                  self.settings.port, "resumed" if flags.session_present else "new")
         client.subscribe([(topic, 1) for topic in subscriptions(self.settings.topic_root)])
@@ -127,10 +174,17 @@ class Ingest:
             self._connection += 1
         self.connected.clear()
         self.subscribed.clear()
+        if self._problem == "" or self._since is None:
+            self._since = self.clock()
+        if not self._problem.startswith("the broker refused"):
+            self._problem = f"lost the connection ({reason})"
         if not self._stopping.is_set():
             log.warning("ingest lost the MQTT broker %s:%d (%s); the broker keeps the "
                         "messages until it is back", self.settings.host, self.settings.port,
                         reason)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._problem = "nothing answers at that address; the dashboard keeps trying"
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
                       properties: Any) -> None:
@@ -181,12 +235,21 @@ class Ingest:
             except (OperationalError, InterfaceError) as error:
                 log.error("the dashboard's database cannot be written (%s); the broker keeps "
                           "the messages, retrying in %.0f s", error.orig or error, pause)
+                self._database_problem = str(error.orig or error).strip().splitlines()[0]
                 if self._stopping.wait(pause):
                     return False
                 pause = min(pause * 2, 30.0)
+        self._database_problem = ""
+        self._lag = self.clock() - batch[0].received
         self._log(records, result)
         with self._committed:
             self._committed.notify_all()
+        if self.on_commit is not None:
+            stations = {record.station for record in records if not isinstance(record, Refusal)}
+            try:
+                self.on_commit(stations)
+            except Exception:  # a listener's failure must not stop the writer
+                log.exception("a listener of ingest's commits failed")
         return True
 
     def _write(self, records: list[Record]) -> BatchResult:
@@ -228,6 +291,7 @@ class Ingest:
     # -- running ---------------------------------------------------------------------------
     def start(self) -> None:
         """Connect (retrying in the background until the broker answers) and start writing."""
+        self._since = self.clock()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer",
                                         daemon=True)
         self._writer.start()
@@ -249,6 +313,19 @@ class Ingest:
             self._writer.join(timeout)
         self.client.disconnect()
         self.client.loop_stop()
+
+    @property
+    def writing(self) -> bool:
+        """The writer thread is alive (or ingest was stopped on purpose)."""
+        return self._writer is None or self._writer.is_alive() or self._stopping.is_set()
+
+    def status(self) -> IngestStatus:
+        """How ingest is doing now."""
+        return IngestStatus(
+            connected=self.connected.is_set(), since=self._since,
+            problem="" if self.connected.is_set() else self._problem,
+            waiting=self._queue.qsize(), lag_s=self._lag,
+            database_problem=self._database_problem)
 
     def wait_for(self, condition: Callable[[], Any], timeout: float) -> bool:
         """Wait until `condition()` is true, asking again after each committed batch."""

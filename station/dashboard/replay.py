@@ -82,9 +82,7 @@ class GapFiller:
             CallbackAPIVersion.VERSION2, client_id=f"{settings.client_id}-replay",
             protocol=mqtt.MQTTv5 if version5 else mqtt.MQTTv311,
         )
-        if settings.username:
-            self.client.username_pw_set(settings.username, settings.password or None)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        settings.prepare(self.client)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_: self.connected.clear()
         self.client.on_message = lambda _client, _userdata, message: self._answers.put(

@@ -182,3 +182,20 @@ def ingest_factory(mosquitto: Any) -> Iterator[Callable[..., Ingest]]:
     yield make
     for ingest in made:
         ingest.stop()
+
+
+@pytest.fixture
+def dashboard_server(mosquitto: Any, tmp_path: Path) -> Iterator[Any]:
+    """A real `station dashboard` on the fixture broker, with the users of `served.USERS`."""
+    from tests.dashboard.served import DashboardServer
+
+    folder = tmp_path / "dashboard"
+    folder.mkdir()
+    server = DashboardServer(folder, mosquitto.port)
+    server.add_users()
+    server.start()
+    yield server
+    server.stop()
+
+
+from tests.dashboard.browser import axe_source, chromium  # noqa: E402, F401  (fixtures)

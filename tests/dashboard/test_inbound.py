@@ -12,6 +12,7 @@ from station.dashboard.inbound import read_message, subscriptions
 from station.dashboard.store import (
     EventRecord,
     IngestReason,
+    LiveRecord,
     Refusal,
     StateRecord,
     StationKey,
@@ -29,7 +30,8 @@ def _read(topic: str, payload: bytes) -> object:
 def test_the_subscriptions_cover_every_station_under_the_root() -> None:
     assert subscriptions(ROOT) == [
         "sensory/v1/+/+/events", "sensory/v1/+/+/status", "sensory/v1/+/+/state",
-        "sensory/v1/+/+/session/summary",
+        "sensory/v1/+/+/session/summary", "sensory/v1/+/+/session/counts",
+        "sensory/v1/+/+/session/aggregates", "sensory/v1/+/+/status/health",
     ]
 
 
@@ -46,7 +48,7 @@ def test_a_valid_event_status_and_state_are_read_for_the_topics_station() -> Non
 
 @pytest.mark.parametrize("topic", [
     "sensory/v1/demo-site/room-1/cmd/set_volume", "sensory/v1/demo-site/room-1/ack",
-    "sensory/v1/demo-site/room-1/session/counts", "sensory/v2/demo-site/room-1/events",
+    "sensory/v1/demo-site/room-1/inputs/big-red/presses", "sensory/v2/demo-site/room-1/events",
 ])
 def test_topics_the_dashboard_does_not_store_are_ignored(topic: str) -> None:
     assert _read(topic, b"{}") is None
@@ -99,3 +101,11 @@ def test_the_docs_list_every_reason_ingest_counts() -> None:
     table = text.split("| reason | what |")[1].split("\n\n")[0]
     documented = re.findall(r"^\| `([a-z_0-9]+)` \| ", table, flags=re.MULTILINE)
     assert documented == [reason.value for reason in IngestReason]
+
+
+def test_the_retained_live_documents_are_read_for_the_rooms_page() -> None:
+    counts = {"session": "s1", "client": "C-7F3K", "counts": {"big-red": 2}}
+    record = _read(f"{ROOT}/demo-site/room-1/session/counts", json.dumps(counts).encode())
+    assert record == LiveRecord(ROOM, "counts", counts, 100.0)
+    refused = _read(f"{ROOT}/demo-site/room-1/status/health", b'{"backlog": -1}')
+    assert isinstance(refused, Refusal) and refused.reason is IngestReason.SCHEMA

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 from station.dashboard.store import (
     EventRecord,
     IngestReason,
+    LiveRecord,
     Refusal,
     SeqGap,
     StateRecord,
@@ -42,7 +43,8 @@ from tests.dashboard.helpers import event, snapshot
 ROOM_1 = StationKey("demo-site", "room-1")
 ROOM_2 = StationKey("demo-site", "room-2")
 TABLES = {"alembic_version", "stations", "clients", "sessions", "session_participants",
-          "session_sound_sets", "session_summaries", "events", "seq_gaps", "ingest_counters"}
+          "session_sound_sets", "session_summaries", "events", "seq_gaps", "ingest_counters",
+          "users", "assignments", "login_sessions", "audit_log", "session_notes"}
 
 
 def _records(station: StationKey, *messages: dict[str, Any]) -> list[EventRecord]:
@@ -226,3 +228,35 @@ def test_a_record_the_database_refuses_is_counted_and_the_rest_stored(store: Sto
     [row] = store.counter_rows()
     assert (row.reason, row.last_topic, row.last_received) == (
         "unstorable", "demo-site/room-1", 3000.0)
+
+
+def test_the_retained_counts_aggregates_and_health_are_kept_per_station(store: Store) -> None:
+    counts = {"session": "s1", "client": "C-7F3K", "counts": {"big-red": 2}}
+    health = {"t_wall": 5.0, "backlog": 3, "delivered_seq": 4, "recorded_seq": 7,
+              "disk_free_mb": 80.0, "disk_low": True, "retention_days": 30}
+    store.write([LiveRecord(ROOM_1, "counts", counts, 100.0, retained=True),
+                 LiveRecord(ROOM_1, "health", health, 101.0)])
+    [view] = store.stations()
+    assert (view.counts, view.health, view.aggregates, view.last_seen) == (
+        counts, health, None, 101.0)
+    newer = {**counts, "counts": {"big-red": 3}}
+    store.write([LiveRecord(ROOM_1, "counts", newer, 102.0)])
+    assert store.stations()[0].counts == newer
+
+
+def test_a_database_of_the_first_schema_keeps_its_data_through_the_upgrade(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    try:
+        migrate(engine, "0001")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO stations (site, name, status, highest_seq) "
+                "VALUES ('demo-site', 'room-1', 'online', 7)"))
+        migrate(engine)
+        [view] = Store(engine).stations()
+        assert (view.station, view.status, view.highest_seq, view.counts) == (
+            ROOM_1, "online", 7, None)
+    finally:
+        engine.dispose()

@@ -1,11 +1,13 @@
 """The dashboard's database: typed models, migrations shipped with the package, and the
 `Store` that ingest writes through and the pages will read from."""
 
+from station.dashboard.store import people  # noqa: F401  (its tables join the metadata)
 from station.dashboard.store.database import DatabaseError
 from station.dashboard.store.records import (
     BatchResult,
     EventRecord,
     IngestReason,
+    LiveRecord,
     Record,
     Refusal,
     SeqGap,
@@ -21,6 +23,7 @@ __all__ = [
     "DatabaseError",
     "EventRecord",
     "IngestReason",
+    "LiveRecord",
     "Record",
     "Refusal",
     "SeqGap",

@@ -9,15 +9,19 @@ Alembic's: `migrate` runs ``upgrade head`` from the migrations shipped in this p
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+# Alembic names each of its plugins at INFO when it is imported: seven lines at every start.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from station.errors import StationError
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from sqlalchemy import Engine, create_engine, event  # noqa: E402
+from sqlalchemy.engine import URL, make_url  # noqa: E402
+
+from station.errors import StationError  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

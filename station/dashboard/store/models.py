@@ -67,6 +67,12 @@ class Station(Base):
     """The last retained ``state`` message: client, sound set, volume, session."""
     highest_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     """The highest ``seq`` stored for this station; `StoredGap` rows say what is missing below."""
+    counts: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    """The last retained ``session/counts``: accepted presses per input this session."""
+    aggregates: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    """The last retained ``session/aggregates``: the running session's tallies."""
+    health: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    """The last retained ``status/health``: backlog, disk space, delivery errors."""
 
 
 class Client(Base):

@@ -91,6 +91,21 @@ class SummaryRecord:
 
 
 @dataclass(frozen=True)
+class LiveRecord:
+    """A retained document the rooms page shows as it is: ``session/counts``,
+    ``session/aggregates`` or ``status/health`` (`kind` names which, as `LIVE_KINDS`)."""
+
+    station: StationKey
+    kind: str
+    document: dict[str, Any]
+    received: float
+    retained: bool = False
+
+
+LIVE_KINDS = ("counts", "aggregates", "health")
+
+
+@dataclass(frozen=True)
 class Refusal:
     """A message that is counted under `reason` and not stored."""
 
@@ -100,7 +115,7 @@ class Refusal:
     received: float
 
 
-Record = EventRecord | StatusRecord | StateRecord | SummaryRecord | Refusal
+Record = EventRecord | StatusRecord | StateRecord | SummaryRecord | LiveRecord | Refusal
 
 
 @dataclass(frozen=True)

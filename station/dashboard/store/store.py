@@ -12,7 +12,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from station.dashboard.store.database import migrate, open_engine
-from station.dashboard.store.models import Event, IngestCounter, Station, StoredGap
+from station.dashboard.store.models import (
+    Event,
+    IngestCounter,
+    Station,
+    StoredGap,
+    TherapySession,
+)
 from station.dashboard.store.records import (
     BatchResult,
     IngestReason,
@@ -40,6 +46,9 @@ class StationView:
     last_seen: float | None
     state: dict[str, Any] | None
     highest_seq: int
+    counts: dict[str, Any] | None = None
+    aggregates: dict[str, Any] | None = None
+    health: dict[str, Any] | None = None
 
 
 def _where(record: Record) -> str:
@@ -142,9 +151,24 @@ class Store:
         with self._sessions() as db:
             return [
                 StationView(StationKey(row.site, row.name), row.status, row.status_since,
-                            row.last_seen, row.state, row.highest_seq)
+                            row.last_seen, row.state, row.highest_seq, row.counts,
+                            row.aggregates, row.health)
                 for row in db.scalars(select(Station).order_by(Station.site, Station.name))
             ]
+
+    def session_starts(self, ids: Sequence[str]) -> dict[str, float]:
+        """When each of the sessions `ids` started (those whose ``session_start`` is stored)."""
+        if not ids:
+            return {}
+        query = select(TherapySession.id, TherapySession.started_t_wall).where(
+            TherapySession.id.in_(ids), TherapySession.started_t_wall.is_not(None))
+        with self._sessions() as db:
+            return {key: started for key, started in db.execute(query) if started is not None}
+
+    def ping(self) -> None:
+        """Raise (OperationalError) when the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
 
     def events(self, station: StationKey | None = None) -> list[dict[str, Any]]:
         """The stored events (of `station`, or all) as published, by station and seq."""

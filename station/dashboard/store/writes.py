@@ -34,6 +34,7 @@ from station.dashboard.store.records import (
     BatchResult,
     EventRecord,
     IngestReason,
+    LiveRecord,
     Record,
     Refusal,
     StateRecord,
@@ -100,6 +101,9 @@ def write_batch(db: Session, records: Sequence[Record]) -> BatchResult:
             _seen(stations[record.station], record.received, record.retained)
         elif isinstance(record, SummaryRecord):
             _summary(db, stations[record.station], record)
+        elif isinstance(record, LiveRecord):
+            setattr(stations[record.station], record.kind, record.document)
+            _seen(stations[record.station], record.received, record.retained)
     _count(db, counted, last)
     return BatchResult(stored=len(new), counted=dict(counted))
 

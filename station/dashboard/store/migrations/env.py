@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from station.dashboard.store import people  # noqa: F401  (its tables join the metadata)
 from station.dashboard.store.models import Base
 
 config = context.config
