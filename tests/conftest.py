@@ -76,6 +76,10 @@ class Mosquitto:
             f"user {getpass.getuser()}\n"
             # Persistent sessions survive a broker restart, as on a production broker.
             f"persistence true\npersistence_location {folder}/\n"
+            # A dashboard's broker keeps more than mosquitto's default 1000 messages for a
+            # session that is away (docs/dashboard.md): a subscriber that reconnects after the
+            # station's agent must not find its messages dropped.
+            "max_queued_messages 100000\n"
             f"log_dest file {folder / 'mosquitto.log'}\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
