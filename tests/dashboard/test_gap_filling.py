@@ -46,12 +46,15 @@ def _record_presses(station: LoadedStation, count: int) -> None:
     recorder.close()
 
 
-def _delivered(station: LoadedStation, subscriber_factory: Any, mosquitto: Any,
-               count: int) -> None:
+def _record_delivered_presses(station: LoadedStation, subscriber_factory: Any, mosquitto: Any,
+                              count: int) -> None:
+    """Record a session start and `count` presses, and wait until the agent delivered them
+    (watched from before the first is recorded)."""
     config = station.config
     topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
     watcher = subscriber_factory(mosquitto.port, [topics.events])
-    watcher.wait_for_events(topics.events, lambda events: len(events) >= count)
+    _record_presses(station, count)
+    watcher.wait_for_events(topics.events, lambda events: len(events) >= count + 1)
 
 
 def test_a_dashboard_that_missed_events_gets_them_replayed(
@@ -59,8 +62,8 @@ def test_a_dashboard_that_missed_events_gets_them_replayed(
     ingest_factory: Any, filler_factory: Any, subscriber_factory: Any, mosquitto: Any,
 ) -> None:
     key = StationKey(agent_station.config.station.site, agent_station.config.station.id)
-    _record_presses(agent_station, 20)  # seq 1..21, delivered while no dashboard listened
-    _delivered(agent_station, subscriber_factory, mosquitto, 21)
+    # seq 1..21, delivered while no dashboard listened
+    _record_delivered_presses(agent_station, subscriber_factory, mosquitto, 20)
     ingest = ingest_factory(store)
     recorder = EventRecorder(agent_station.data_dir)
     recorder.set_context(client="C-7F3K", sound_set="calm-bells")
@@ -82,8 +85,7 @@ def test_what_the_station_no_longer_has_is_reported_lost_and_not_asked_again(
     ingest_factory: Any, filler_factory: Any, subscriber_factory: Any, mosquitto: Any,
 ) -> None:
     key = StationKey(agent_station.config.station.site, agent_station.config.station.id)
-    _record_presses(agent_station, 20)
-    _delivered(agent_station, subscriber_factory, mosquitto, 21)
+    _record_delivered_presses(agent_station, subscriber_factory, mosquitto, 20)
     # The station's retention deletes delivered events, oldest first: here seq 1 to 5.
     with sqlite3.connect(agent_station.data_dir / EVENTS_FILE) as log_db:
         log_db.execute("DELETE FROM events WHERE seq <= 5")
