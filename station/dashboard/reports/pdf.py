@@ -12,7 +12,9 @@ Latin-1 (other characters become ``?``).
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -209,19 +211,33 @@ def _boxed(pdf: _Document, text: str) -> None:
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
+def _table(pdf: _Document, titles: tuple[str, ...], widths: tuple[float, ...],
+           align: tuple[str, ...]) -> Any:
+    """A report table (174 mm wide, rules between rows) with its heading row written."""
+    heading = FontFace(emphasis="BOLD", fill_color=(232, 238, 246))
+    pdf.set_font(pdf.face, size=10)
+    pdf.set_fill_color(255, 255, 255)
+    table = pdf.table(col_widths=widths, headings_style=heading, line_height=5.6,
+                      text_align=align, width=174, align="LEFT",
+                      borders_layout="HORIZONTAL_LINES", padding=(0.8, 1.5))
+    return _with_heading(table, titles)
+
+
+@contextlib.contextmanager
+def _with_heading(table: Any, titles: tuple[str, ...]) -> Iterator[Any]:
+    with table as opened:
+        row = opened.row()
+        for title in titles:
+            row.cell(title)
+        yield opened
+
+
 def _inputs(pdf: _Document, report: SessionReport) -> None:
     if not report.inputs:
         _line(pdf, "No presses were recorded.")
         return
-    heading = FontFace(emphasis="BOLD", fill_color=(232, 238, 246))
-    pdf.set_font(pdf.face, size=10)
-    pdf.set_fill_color(255, 255, 255)
-    with pdf.table(col_widths=(40, 22, 28, 84), headings_style=heading, line_height=5.6,
-                   text_align=("LEFT", "RIGHT", "RIGHT", "LEFT"), width=174, align="LEFT",
-                   borders_layout="HORIZONTAL_LINES", padding=(0.8, 1.5)) as table:
-        row = table.row()
-        for title in ("Input", "Accepted", "Not counted", "Why not counted"):
-            row.cell(title)
+    with _table(pdf, ("Input", "Accepted", "Not counted", "Why not counted"),
+                (40, 22, 28, 84), ("LEFT", "RIGHT", "RIGHT", "LEFT")) as table:
         for tally in report.inputs:
             row = table.row()
             row.cell(tally.input)
@@ -273,15 +289,8 @@ def _observations(pdf: _Document, report: SessionReport) -> None:
     if not report.observations:
         _line(pdf, "No observations were recorded.")
         return
-    heading = FontFace(emphasis="BOLD", fill_color=(232, 238, 246))
-    pdf.set_font(pdf.face, size=10)
-    pdf.set_fill_color(255, 255, 255)
-    with pdf.table(col_widths=(9, 36, 34, 95), headings_style=heading, line_height=5.6,
-                   text_align=("RIGHT", "LEFT", "LEFT", "LEFT"), width=174, align="LEFT",
-                   borders_layout="HORIZONTAL_LINES", padding=(0.8, 1.5)) as table:
-        row = table.row()
-        for title in ("#", "Time", "Tag", "Note"):
-            row.cell(title)
+    with _table(pdf, ("#", "Time", "Tag", "Note"), (9, 36, 34, 95),
+                ("RIGHT", "LEFT", "LEFT", "LEFT")) as table:
         for number, observation in enumerate(report.observations, start=1):
             row = table.row()
             row.cell(str(number))
