@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import socket
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from station.bench._config import copy_config, shipped_config
 from station.bench._jack import (
     PERIOD,
     RATE,
@@ -52,8 +52,6 @@ from station.bench._jack import (
     idle_xruns,
     start_jackd,
 )
-
-SHIPPED_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
 
 PROBE_SOUND_SET = """
 [sound_set]
@@ -156,7 +154,7 @@ def _station_config(folder: Path, background_voices: int) -> tuple[Path, str, li
     import tomli_w
 
     copy = folder / "config"
-    shutil.copytree(SHIPPED_CONFIG, copy)
+    copy_config(shipped_config(), copy)
     sound_set = tomllib.loads(PROBE_SOUND_SET)
     sound_set["slots"] += _background_slots(background_voices)
     (copy / "sound-sets" / "latency-probe.toml").write_text(tomli_w.dumps(sound_set))

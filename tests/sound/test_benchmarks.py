@@ -4,9 +4,14 @@ are not measurements, the reports' content is what is checked)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
+
+from tests.conftest import SHIPPED_CONFIG
 
 
 def bench(*arguments: str) -> dict[str, Any]:
@@ -39,3 +44,41 @@ def test_footprint_reports_the_engine_freezing_its_long_lived_objects() -> None:
     assert collection["objects_frozen"] > 10_000
     assert collection["before_freezing"] > 0
     assert report["rss_megabytes"] > 0
+
+
+def test_an_installed_station_without_its_examples_is_told_where_they_were_looked_for(
+    tmp_path: Path,
+) -> None:
+    """Outside a source checkout the examples come from the install (or STATION_EXAMPLES)."""
+    missing = tmp_path / "no-examples"
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "bench", "footprint", "--runs", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "STATION_EXAMPLES": str(missing)},
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"station: the benchmarks measure with the shipped example configuration, which is "
+        f"not at {missing}; run them from a source checkout, install with "
+        "scripts/install-pi.sh, or name the folder with STATION_EXAMPLES=/path/to/config")
+
+
+def test_a_configuration_that_cannot_be_copied_is_a_sentence(tmp_path: Path) -> None:
+    """A file the benchmark may not read (a named pipe stands in: root reads every file)."""
+    folder = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG, folder)
+    os.mkfifo(folder / "clients" / "C-PIPE.toml")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "bench", "footprint", "--runs", "1",
+         "--config", str(folder / "station.toml")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"station: {folder / 'clients' / 'C-PIPE.toml'} cannot be "
+                                    "read (")
+    assert "run the benchmark as a user who may read the station's configuration" \
+        in result.stderr
