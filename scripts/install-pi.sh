@@ -24,6 +24,7 @@ readonly DEVICE_GROUPS=(gpio audio input)  # input: USB switch interfaces
 readonly MOSQUITTO_DIR=/etc/mosquitto
 readonly UNITS_TO_ENABLE=(
     sensory-station.target
+    sensory-station-jackd.service
     sensory-station-engine.service
     sensory-station-telemetry.service
 )
@@ -397,7 +398,7 @@ else
 fi
 
 for unit_name in "${UNITS_TO_ENABLE[@]}"; do
-    # All three are WantedBy=multi-user.target, so enabling them makes this link.
+    # Each is WantedBy=multi-user.target, so enabling it makes this link.
     if [[ -L $unit_dir/multi-user.target.wants/$unit_name ]]; then
         already "$unit_name enabled"
     else
