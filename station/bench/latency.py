@@ -52,6 +52,8 @@ from station.bench._jack import (
     idle_xruns,
     start_jackd,
 )
+from station.bench._peers import missing_programs
+from station.errors import StationError
 
 PROBE_SOUND_SET = """
 [sound_set]
@@ -72,6 +74,7 @@ BACKGROUND_CHOICES = (0, 4, 8, 12, 16)
 # Latched background inputs need no holding (a held one would trip the stuck-switch guard).
 BENCH_CLIENT = "C-B3NC"
 BACKGROUND_SETTLE_SECONDS = 3.0
+PEERS = ("pd", "scsynth")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,6 +94,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="voices held sounding beside the probe while the station is "
                         "measured: drones first (two voices each), then pad seventh chords "
                         "(four each) (default 16, the issue's condition)")
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=None, metavar="PEER",
+                        help="also measure what a user would pick instead, in the same run and "
+                        "the same way: pd (Pure Data, with -callback, through pdsend) and/or "
+                        "scsynth (SuperCollider's server, through OSC /s_new); --peers alone "
+                        "means both")
 
 
 class TelemetryLoad:
@@ -286,7 +294,29 @@ def _measure_logged(
     }
 
 
+def _measure_peers(names: Sequence[str], folder: Path, server: str,
+                   arguments: argparse.Namespace) -> dict[str, Any]:
+    """Each peer playing the reference's hi-hat, pressed the same way, one after the other."""
+    from station.bench._peers import pd_peer, scsynth_peer
+
+    missing = missing_programs(names)
+    if missing:
+        raise StationError(f"--peers needs the Debian packages {', '.join(missing)}: "
+                           f"apt-get install {' '.join(missing)}")
+    peers = {"pd": lambda: pd_peer(folder, _free_port()),
+             "scsynth": lambda: scsynth_peer(_free_port())}
+    measured = {}
+    for name in names:
+        peer = peers[name]()
+        measured[name] = _measure(peer.command, peer.port, peer.press, peer.release, server,
+                                  arguments, peer.ready_line)
+    return measured
+
+
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    # --peers absent: None; alone: [] (both); with names: those.
+    peer_names = [] if arguments.peers is None else [
+        name for name in PEERS if name in (arguments.peers or PEERS)]
     server = f"bench-{uuid.uuid4().hex[:8]}"
     jackd = start_jackd(server, arguments.realtime)
     try:
@@ -302,6 +332,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 "latency-reference:output_1", "press", "release", server, arguments, "ready",
             )
             idle = idle_xruns(server, reference["seconds"])
+            peers = _measure_peers(peer_names, Path(folder), server, arguments)
             # The engine runs as systemd runs it on a Pi, beside the broker and the telemetry
             # agent; `station run` would add its supervisor's stdin relay to every press.
             beside = [
@@ -348,7 +379,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     finally:
         jackd.terminate()
         jackd.wait(10)
-    return {
+    report: dict[str, Any] = {
         "jack": {"driver": "dummy", "sample_rate": RATE, "period_frames": PERIOD},
         "station": measured,
         "reference": reference,
@@ -359,3 +390,11 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "caveat": "a 2-core machine shared with other work"
         + ("" if arguments.realtime else "; jackd without real-time priority"),
     }
+    if peers:
+        best = min(peers, key=lambda name: peers[name]["p99_ms"])
+        report["peers"] = peers
+        report["best_peer"] = best
+        report["station_p99_over_best_peer_p99"] = round(
+            measured["p99_ms"] / peers[best]["p99_ms"], 3)
+        report["goals"]["station_p99_over_best_peer_p99"] = 1.0
+    return report

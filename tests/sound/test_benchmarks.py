@@ -82,3 +82,19 @@ def test_a_configuration_that_cannot_be_copied_is_a_sentence(tmp_path: Path) -> 
                                     "read (")
     assert "run the benchmark as a user who may read the station's configuration" \
         in result.stderr
+
+
+def test_latency_measures_pd_and_scsynth_the_same_way() -> None:
+    """The peers a user would pick instead each hear every press at their own JACK port: Pd
+    through pdsend, scsynth through the OSC glue with the SynthDef encoded here."""
+    report = bench("latency", "--presses", "8", "--warm-up", "2", "--background-voices", "0",
+                   "--peers")
+    assert set(report["peers"]) == {"pd", "scsynth"}
+    for measured in report["peers"].values():
+        assert measured["heard"] == 8 and measured["missed"] == 0
+        assert 0 <= measured["min_ms"] <= measured["p50_ms"] <= measured["p99_ms"]
+    best = report["best_peer"]
+    assert report["peers"][best]["p99_ms"] == min(
+        measured["p99_ms"] for measured in report["peers"].values())
+    assert report["station_p99_over_best_peer_p99"] == round(
+        report["station"]["p99_ms"] / report["peers"][best]["p99_ms"], 3)
