@@ -24,7 +24,11 @@ engine delivers them to the broker meanwhile (issue 5: the engine's p99 must not
 
 xruns are reported with where they fell: how many within 10 ms after a press (the press path's
 doing, if any) and, for comparison, how many jackd had with only the listener attached for as
-long as the reference was measured (the machine's own).
+long as the reference was measured (the machine's own), and, for each program measured,
+`xruns_while_running_most`: each xrun put down to the process that ran the most in the 10 ms
+before it (`program`, `jackd`, `broker`, `agent`, `benchmark`, or `idle` when none of them ran
+much: the machine's other work), from a watcher process (station/bench/_cpu.py). The broker
+and the agent run at nice 10, as the telemetry unit runs the agent.
 """
 
 from __future__ import annotations
@@ -40,11 +44,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from station.bench._config import copy_config, shipped_config
+from station.bench._cpu import CpuWatch, attribute
 from station.bench._jack import (
     PERIOD,
     RATE,
@@ -194,19 +199,24 @@ def _measure(
     command: list[str], port: str, press: str, release: str, server: str,
     arguments: argparse.Namespace, ready_line: str | None,
     background: Sequence[str] = (), background_voices: int = 0,
+    watched: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Press and release `arguments.presses` times (after the warm-up) through the program's
-    stdin; `background` lines are sent first, to start the voices that sound meanwhile."""
+    stdin; `background` lines are sent first, to start the voices that sound meanwhile.
+    `watched`: the other processes (by name) whose running is compared when an xrun falls;
+    the program itself is ``program``, the benchmark ``benchmark``."""
     # The program's log, kept to say why it stopped if it does.
-    with tempfile.TemporaryFile("w+") as log_file:
+    with tempfile.TemporaryFile("w+") as log_file, tempfile.TemporaryDirectory() as scratch:
+        cpu = CpuWatch(Path(scratch) / "cpu-samples", {**(watched or {}),
+                                                       "benchmark": os.getpid()})
         return _measure_logged(log_file, command, port, press, release, server, arguments,
-                               ready_line, background, background_voices)
+                               ready_line, background, background_voices, cpu)
 
 
 def _measure_logged(
     log_file: IO[str], command: list[str], port: str, press: str, release: str, server: str,
     arguments: argparse.Namespace, ready_line: str | None, background: Sequence[str],
-    background_voices: int,
+    background_voices: int, cpu: CpuWatch,
 ) -> dict[str, Any]:
     program = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
@@ -214,6 +224,8 @@ def _measure_logged(
     )
     assert program.stdin is not None and program.stdout is not None
     listener = PortListener(server)
+    cpu.start(program.pid)
+    measured_since_ns = time.monotonic_ns()
     latencies: list[int] = []
     missed = 0
     jitter = random.Random(1)
@@ -240,6 +252,7 @@ def _measure_logged(
                 missed = 0
                 xruns_before = listener.xruns
                 measured_from = listener.client.frame_time
+                measured_since_ns = time.monotonic_ns()
                 started = time.monotonic()
             if not listener.quiet.wait(5):
                 raise RuntimeError(f"{port} did not fall silent between presses")
@@ -267,6 +280,7 @@ def _measure_logged(
         ) from error
     finally:
         listener.close()
+        names, samples = cpu.stop()
         program.terminate()
         try:
             program.communicate(timeout=20)
@@ -287,6 +301,8 @@ def _measure_logged(
         "xruns": xruns,
         "dropouts": dropouts,
         "xruns_within_10_ms_after_a_press": xruns_near_presses,
+        "xruns_while_running_most": attribute(
+            [at for at in listener.xrun_times_ns if at >= measured_since_ns], names, samples),
         "seconds": round(seconds, 1),
         "background_voices": background_voices,
         "background_peak": round(background_peak, 7),
@@ -294,8 +310,12 @@ def _measure_logged(
     }
 
 
+# The telemetry unit's Nice=: the agent (and here the broker) give way to the engine.
+BESIDE_NICE = 10
+
+
 def _measure_peers(names: Sequence[str], folder: Path, server: str,
-                   arguments: argparse.Namespace) -> dict[str, Any]:
+                   arguments: argparse.Namespace, jackd: int) -> dict[str, Any]:
     """Each peer playing the reference's hi-hat, pressed the same way, one after the other."""
     from station.bench._peers import pd_peer, scsynth_peer
 
@@ -309,7 +329,7 @@ def _measure_peers(names: Sequence[str], folder: Path, server: str,
     for name in names:
         peer = peers[name]()
         measured[name] = _measure(peer.command, peer.port, peer.press, peer.release, server,
-                                  arguments, peer.ready_line)
+                                  arguments, peer.ready_line, watched={"jackd": jackd})
     return measured
 
 
@@ -330,14 +350,17 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             reference = _measure(
                 [sys.executable, "-m", "station.bench._reference_synth"],
                 "latency-reference:output_1", "press", "release", server, arguments, "ready",
+                watched={"jackd": jackd.pid},
             )
             idle = idle_xruns(server, reference["seconds"])
-            peers = _measure_peers(peer_names, Path(folder), server, arguments)
+            peers = _measure_peers(peer_names, Path(folder), server, arguments, jackd.pid)
             # The engine runs as systemd runs it on a Pi, beside the broker and the telemetry
             # agent; `station run` would add its supervisor's stdin relay to every press.
+            # Their priorities are the units': the agent and the broker yield to the engine.
             beside = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "station", role, "--config", str(station)],
+                    ["nice", "-n", str(BESIDE_NICE), sys.executable, "-m", "station", role,
+                     "--config", str(station)],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -357,6 +380,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                     # held throughout would trip the stuck-switch guard after 30 s).
                     [f"{edge} {name}" for name in background for edge in ("press", "release")],
                     arguments.background_voices,
+                    watched={"jackd": jackd.pid, "broker": beside[0].pid,
+                             "agent": beside[1].pid},
                 )
                 if load is not None:
                     from station.telemetry.eventlog import DeliveryCursor

@@ -33,6 +33,11 @@ def test_latency_hears_every_press_over_sixteen_sounding_voices() -> None:
         assert measured["heard"] == 12 and measured["missed"] == 0
         assert 0 <= measured["min_ms"] <= measured["p50_ms"] <= measured["p99_ms"]
         assert 0 <= measured["dropouts"] <= measured["xruns"]
+        blamed = measured["xruns_while_running_most"]
+        assert set(blamed) <= {"program", "jackd", "broker", "agent", "benchmark", "idle",
+                               "unknown"}
+        # Both counts start at the end of the warm-up (a JACK thread may add one meanwhile).
+        assert abs(sum(blamed.values()) - measured["xruns"]) <= 1
     assert report["jackd_with_only_the_listener"]["xruns"] >= 0
 
 
@@ -98,3 +103,20 @@ def test_latency_measures_pd_and_scsynth_the_same_way() -> None:
         measured["p99_ms"] for measured in report["peers"].values())
     assert report["station_p99_over_best_peer_p99"] == round(
         report["station"]["p99_ms"] / report["peers"][best]["p99_ms"], 3)
+
+
+def test_an_xrun_is_put_down_to_the_process_that_ran_most_just_before_it() -> None:
+    from station.bench._cpu import attribute
+
+    ms = 1_000_000
+    names = ["program", "agent"]
+    # Samples every 5 ms of how long each had run (ns): the agent busy from 20 ms to 30 ms,
+    # the program busy from 40 ms to 50 ms, nothing from 60 ms on.
+    runs = {0: (0, 0), 5: (0, 0), 10: (0, 0), 15: (0, 0), 20: (0, 0), 25: (0, 4 * ms),
+            30: (0, 8 * ms), 35: (0, 8 * ms), 40: (0, 8 * ms), 45: (4 * ms, 8 * ms),
+            50: (8 * ms, 8 * ms), 55: (8 * ms, 8 * ms), 60: (8 * ms, 8 * ms),
+            65: (8 * ms, 8 * ms), 70: (8 * ms, 8 * ms), 75: (8 * ms, 8 * ms)}
+    samples = [(at * ms, list(ran)) for at, ran in runs.items()]
+
+    assert attribute([29 * ms, 49 * ms, 51 * ms, 74 * ms, 500 * ms], names, samples) == {
+        "agent": 1, "program": 2, "idle": 1, "unknown": 1}
