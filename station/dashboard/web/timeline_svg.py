@@ -16,8 +16,8 @@ from station.dashboard.reports.pdf_timeline import lanes, span_seconds, tick_ste
 from station.dashboard.reports.session_report import SessionReport
 from station.dashboard.reports.words import clock
 
-WIDTH = 1000.0
-LABEL = 150.0
+WIDTH = 900.0
+LABEL = 140.0
 RIGHT = 16.0
 BAND = 26.0
 LANE = 40.0
