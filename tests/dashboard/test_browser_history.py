@@ -21,6 +21,7 @@ import pytest
 
 from station.contract.topics import Topics
 from station.telemetry.eventlog import EventReader
+from tests.conftest import REPO
 from tests.dashboard.browser import SIZES, screenshot_folder, serious_violations, sign_in
 from tests.dashboard.conftest import wait_until
 from tests.dashboard.served import PASSWORD, DashboardServer
@@ -29,6 +30,17 @@ from tests.telemetry.conftest import StationProcess
 pytestmark = pytest.mark.browser
 TOPICS = Topics("sensory/v1", "demo-site", "room-1")
 NOTE = "reached across for the blue button"
+
+
+@pytest.fixture(scope="module")
+def charts_fetched() -> None:
+    """uPlot in build/npm (pinned, integrity-checked), where the dashboard finds it."""
+    fetch = REPO / "scripts" / "fetch-npm-assets.sh"
+    if subprocess.run([str(fetch), "--check", str(REPO / "build" / "npm"), "uplot"],
+                      timeout=30).returncode != 0:
+        fetched = subprocess.run([str(fetch), str(REPO / "build" / "npm"), "uplot"],
+                                 capture_output=True, text=True, timeout=300)
+        assert fetched.returncode == 0, fetched.stderr
 
 
 @pytest.fixture
@@ -65,8 +77,8 @@ def _downloaded(page: Any, link_name: str, folder: Path) -> Path:
 
 
 def test_a_therapist_reads_the_report_saves_two_versions_and_downloads_what_it_shows(
-    dashboard_server: DashboardServer, live_station: StationProcess, mosquitto: Any,
-    subscriber_factory: Any, chromium: Any, axe_source: str, tmp_path: Path,
+    charts_fetched: None, dashboard_server: DashboardServer, live_station: StationProcess,
+    mosquitto: Any, subscriber_factory: Any, chromium: Any, axe_source: str, tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
