@@ -50,8 +50,9 @@ def timeline_svg(report: SessionReport) -> Markup:
         left, right = x(period.since.seconds), x(following)
         parts.append(f'<rect x="{left:.1f}" y="0" width="{max(right - left, 1):.1f}" '
                      f'height="{lanes_bottom:.1f}" fill="{BANDS[number % len(BANDS)]}"/>')
-        parts.append(f'<text x="{left + 6:.1f}" y="17" class="band">{escape(period.sound_set)}'
-                     "</text>")
+        if right - left >= 9.0 * len(period.sound_set) + 12:  # else the facts above name it
+            parts.append(f'<text x="{left + 6:.1f}" y="17" class="band">'
+                         f"{escape(period.sound_set)}</text>")
     step = tick_step(seconds)
     for tick in range(0, int(seconds) + 1, step):
         parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top:.1f}" '
