@@ -238,3 +238,19 @@ def test_the_client_page_carries_its_chart_data_and_loads_upLot_only_where_it_ch
 def test_the_pinned_upLot_is_the_one_fetch_npm_assets_fetches() -> None:
     script = (REPO / "scripts" / "fetch-npm-assets.sh").read_text(encoding="utf-8")
     assert re.search(rf'^\s+"uplot {re.escape(UPLOT_VERSION)} sha512-', script, re.M)
+
+
+def test_staff_and_admins_get_403_on_every_report_note_and_download(web: Web) -> None:
+    web.accounts.add_user("root", "admin", PASSWORD)
+    for name in ("sam", "root"):
+        client, token = _signed_in(web, name)
+        for method, path in (("GET", "/clients/C-7F3K"), ("GET", "/clients/C-7F3K/sessions.csv"),
+                             ("GET", REPORT), ("GET", f"{REPORT}/report.pdf"),
+                             ("GET", f"{REPORT}/events.csv"), ("POST", f"{REPORT}/note")):
+            response = client.request(method, path, headers={"Accept": "text/html"},
+                                      data={"csrf_token": token, "text": "words",
+                                            "based_on": "0"} if method == "POST" else None)
+            assert response.status_code == 403, (name, path)
+            assert "reached across" not in response.text and "C-7F3K took part" not in (
+                response.text)
+    assert web.accounts.audit_entries(actions=["saved_note", "exported", "viewed_report"]) == []
