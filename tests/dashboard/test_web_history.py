@@ -254,3 +254,27 @@ def test_staff_and_admins_get_403_on_every_report_note_and_download(web: Web) ->
             assert "reached across" not in response.text and "C-7F3K took part" not in (
                 response.text)
     assert web.accounts.audit_entries(actions=["saved_note", "exported", "viewed_report"]) == []
+
+
+def test_a_session_played_on_two_stations_is_reported_per_station(
+    web: Web, sqlite_store: Store,
+) -> None:
+    from station.dashboard.store import StationKey
+
+    other = StationKey("demo-site", "room-2")
+    script = SessionScript(first_seq=1).start()
+    script.at(3.0).press("head-switch", 700.0)
+    write(sqlite_store, script.at(50.0).end().events, station=other)
+    client, _ = _signed_in(web)
+    first = unescape(client.get(REPORT).text)
+    assert "played this session on 2 stations" in first and "big-red" in first
+    assert f'href="{REPORT}?station=demo-site/room-2"' in first
+    second = client.get(f"{REPORT}?station=demo-site/room-2")
+    assert second.status_code == 200 and "head-switch" in second.text
+    assert f'action="{REPORT}/note?station=demo-site/room-2"' in second.text
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        f"{REPORT}/events.csv?station=demo-site/room-2").text, newline="")))
+    assert {row["station"] for row in rows} == {"demo-site/room-2"} and len(rows) == 4
+    assert client.get(f"{REPORT}?station=demo-site/room-9").status_code == 404
+    page = client.get("/clients/C-7F3K").text
+    assert f'href="{REPORT}?station=demo-site/room-2"' in page
