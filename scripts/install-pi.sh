@@ -299,6 +299,24 @@ else
     fi
 fi
 
+# --- the dashboard's charts (uPlot, from npm, pinned) ---------------------------------------
+
+# Fetched once into the virtualenv, where the dashboard looks for them (`[dashboard]
+# assets_dir = ""`); the dashboard serves the files as they are, so the Pi needs no Node.js
+# at run time, and npm only for this step.
+assets_dir="$venv_dir/share/sensory-station/npm"
+fetch_assets="$source_dir/scripts/fetch-npm-assets.sh"
+if bash "$fetch_assets" --check "$assets_dir" uplot; then
+    already "the dashboard's charts (uPlot) are in $assets_dir"
+else
+    if ! command -v npm >/dev/null; then
+        printf 'npm is needed once, to fetch the dashboard'"'"'s charts (uPlot); nothing uses it at run time\n'
+        ((${#missing_packages[@]} > 0)) || run apt-get update
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
+    fi
+    run bash "$fetch_assets" "$assets_dir" uplot
+fi
+
 # --- configuration (never overwritten) -----------------------------------------------------
 
 if [[ -d $config_dir ]]; then

@@ -342,3 +342,45 @@ def test_option_without_value_is_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "--unit-dir needs a directory argument" in result.stderr
+
+
+def test_dry_run_fetches_the_dashboards_charts_and_installs_npm_only_when_missing(
+    tmp_path: Path,
+) -> None:
+    assets = tmp_path / "opt" / "venv" / "share" / "sensory-station" / "npm"
+    fetch = [["bash", str(REPO_ROOT / "scripts" / "fetch-npm-assets.sh"), str(assets), "uplot"]]
+    with_npm = dry_run_into(tmp_path)
+    assert [c for c in planned_commands(with_npm.stdout) if "fetch-npm-assets.sh" in " ".join(
+        c)] == fetch
+    assert not [c for c in planned_commands(with_npm.stdout) if "npm" in c]
+
+    # Every command the script uses, but no npm.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+        for program in Path(folder).iterdir() if Path(folder).is_dir() else ():
+            if program.name != "npm" and not (bin_dir / program.name).exists():
+                (bin_dir / program.name).symlink_to(program)
+    without_npm = subprocess.run(
+        ["bash", str(INSTALL_SCRIPT), "--dry-run", "--prefix", str(tmp_path / "opt"),
+         "--config-dir", str(tmp_path / "etc"), "--unit-dir", str(tmp_path / "units")],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)})
+    assert without_npm.returncode == 0, without_npm.stderr
+    assert "npm is needed once, to fetch the dashboard's charts (uPlot); nothing uses it at " \
+        "run time" in without_npm.stdout
+    commands = planned_commands(without_npm.stdout)
+    [npm_install] = [c for c in commands if c[-1:] == ["npm"]]
+    assert npm_install[:2] == ["env", "DEBIAN_FRONTEND=noninteractive"]
+    assert commands.index(npm_install) < commands.index(fetch[0])
+
+    # Fetched already (as the script checks them): nothing to do, no npm needed.
+    target = assets / "uplot-1.6.32"
+    target.mkdir(parents=True)
+    pinned = (REPO_ROOT / "scripts" / "fetch-npm-assets.sh").read_text(encoding="utf-8")
+    (target / ".integrity").write_text(
+        pinned.split('"uplot 1.6.32 ')[1].split('"')[0] + "\n", encoding="utf-8")
+    again = dry_run_into(tmp_path)
+    assert f"ok: the dashboard's charts (uPlot) are in {assets}" in again.stdout
+    assert not [c for c in planned_commands(again.stdout) if "fetch-npm-assets.sh" in " ".join(
+        c)]
