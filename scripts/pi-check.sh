@@ -89,6 +89,13 @@ make_root() {
 
 mount_root() {
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # The root trusts what this machine trusts: where HTTPS goes through a proxy that signs
+    # with a local authority, pip inside the root needs that authority too.
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        mkdir -p "$root/usr/local/share/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+        in_root update-ca-certificates >/dev/null
+    fi
     mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
     mountpoint -q "$root/sys" || mount -t sysfs sys "$root/sys"
     mountpoint -q "$root/dev" || mount --rbind /dev "$root/dev"
