@@ -29,14 +29,15 @@ def free_port() -> int:
 class BenchBroker:
     """mosquitto on a free localhost port, in its own folder (persistence like production)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: str = "") -> None:
+        """`settings`: more lines of mosquitto.conf."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise SystemExit("the benchmark needs mosquitto (apt-get install mosquitto)")
         self.port = free_port()
         config = folder / "mosquitto.conf"
         config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                          f"user {getpass.getuser()}\npersistence false\n")
+                          f"user {getpass.getuser()}\npersistence false\n{settings}")
         self.process = subprocess.Popen([binary, "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

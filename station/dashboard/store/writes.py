@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,8 +23,6 @@ from station.dashboard.store.models import (
     Client,
     Event,
     IngestCounter,
-    SessionParticipant,
-    SessionSoundSet,
     SessionSummary,
     Station,
     StoredGap,
@@ -42,6 +40,8 @@ from station.dashboard.store.records import (
     StatusRecord,
     SummaryRecord,
 )
+from station.dashboard.store.statements import BatchStatements, batch_statements
+from station.dashboard.store.statements import dialect_insert as insert_of
 
 # Keys of an event message that have a column of the same name.
 _COLUMNS = ("id", "seq", "type", "client", "sound_set", "t_wall", "t_mono", "input", "reason",
@@ -50,9 +50,11 @@ _COLUMNS = ("id", "seq", "type", "client", "sound_set", "t_wall", "t_mono", "inp
 
 def dialect_insert(db: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """``INSERT`` of the database's own dialect, which knows ``ON CONFLICT``."""
-    if db.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_of(db.get_bind().dialect.name, table)
+
+
+def _statements(db: Session) -> BatchStatements:
+    return batch_statements(db.get_bind().dialect.name)
 
 
 def write_batch(db: Session, records: Sequence[Record]) -> BatchResult:
@@ -154,9 +156,7 @@ def _insert_events(
     stored = set(connection.execute(select(Event.id).where(Event.id.in_(ids))).scalars())
     new = [row for row in rows if row["id"] not in stored]
     if new:
-        statement = dialect_insert(db, Event.__table__).on_conflict_do_nothing(
-            index_elements=[Event.id])
-        connection.execute(statement, new)
+        connection.execute(_statements(db).events, new)
     return {str(row["id"]) for row in new}
 
 
@@ -188,10 +188,6 @@ def _follow_clients(db: Session, records: list[EventRecord]) -> None:
             client.first_t_wall = min(client.first_t_wall, earliest[client.pseudonym])
 
 
-def _earliest(current: float | None, value: float) -> float:
-    return value if current is None else min(current, value)
-
-
 def _latest(current: float | None, value: float) -> float:
     return value if current is None else max(current, value)
 
@@ -216,8 +212,9 @@ def _follow_sessions(
 ) -> None:
     """Sessions, participants and sound sets as the new events say.
 
-    The batch is first reduced to one span per session, participant and sound set, so each
-    stored row is read and changed once however many of its events the batch holds."""
+    The batch is first reduced to one span per session, participant and sound set; then each
+    table gets one statement for all its rows (an UPDATE, or an upsert that keeps the earlier
+    first and the later last time), so no stored row is loaded into Python."""
     spans: dict[str, _Span] = {}
     started: dict[str, float] = {}
     ended: dict[str, float] = {}
@@ -235,9 +232,9 @@ def _follow_sessions(
             span.add(t_wall)
         kind = message["type"]
         if kind == EventType.SESSION_START:
-            started[session_id] = _earliest(started.get(session_id), t_wall)
+            started[session_id] = min(t_wall, started.get(session_id, t_wall))
         elif kind == EventType.SESSION_END:
-            ended[session_id] = _latest(ended.get(session_id), t_wall)
+            ended[session_id] = max(t_wall, ended.get(session_id, t_wall))
         station_id = stations[record.station].id
         key = (session_id, message["client"], station_id)
         part = taking_part.get(key)
@@ -249,32 +246,23 @@ def _follow_sessions(
         sounding[sound_key] = min(t_wall, sounding.get(sound_key, t_wall))
     if not spans:
         return
-    for session in db.scalars(select(TherapySession).where(TherapySession.id.in_(spans))):
-        span = spans[session.id]
-        session.first_t_wall = _earliest(session.first_t_wall, span.first)
-        session.last_t_wall = _latest(session.last_t_wall, span.last)
-        if session.id in started:
-            session.started_t_wall = _earliest(session.started_t_wall, started[session.id])
-        if session.id in ended:
-            session.ended_t_wall = _latest(session.ended_t_wall, ended[session.id])
-            session.ended_by = EventType.SESSION_END.value
-    for row in db.scalars(select(SessionParticipant).where(
-            SessionParticipant.session_id.in_(spans))):
-        part = taking_part.pop((row.session_id, row.client, row.station_id), None)
-        if part is not None:
-            row.first_t_wall = min(row.first_t_wall, part.first)
-            row.last_t_wall = max(row.last_t_wall, part.last)
-    db.add_all(SessionParticipant(session_id=session_id, client=client, station_id=station_id,
-                                  first_t_wall=part.first, last_t_wall=part.last)
-               for (session_id, client, station_id), part in taking_part.items())
-    for sound in db.scalars(select(SessionSoundSet).where(
-            SessionSoundSet.session_id.in_(spans))):
-        first = sounding.pop((sound.session_id, sound.station_id, sound.sound_set), None)
-        if first is not None:
-            sound.first_t_wall = min(sound.first_t_wall, first)
-    db.add_all(SessionSoundSet(session_id=session_id, station_id=station_id,
-                               sound_set=sound_set, first_t_wall=first)
-               for (session_id, station_id, sound_set), first in sounding.items())
+    connection, statements = db.connection(), _statements(db)
+    connection.execute(statements.session_span, [
+        {"b_id": key, "b_first": span.first, "b_last": span.last} for key, span in spans.items()])
+    if started:
+        connection.execute(statements.session_started,
+                           [{"b_id": key, "b_at": at} for key, at in started.items()])
+    if ended:
+        connection.execute(statements.session_ended,
+                           [{"b_id": key, "b_at": at} for key, at in ended.items()])
+    connection.execute(statements.participants, [
+        {"session_id": session_id, "client": client, "station_id": station_id,
+         "first_t_wall": part.first, "last_t_wall": part.last}
+        for (session_id, client, station_id), part in taking_part.items()])
+    connection.execute(statements.sound_sets, [
+        {"session_id": session_id, "station_id": station_id, "sound_set": sound_set,
+         "first_t_wall": first}
+        for (session_id, station_id, sound_set), first in sounding.items()])
 
 
 def _follow_seqs(
@@ -299,22 +287,24 @@ def _follow_seqs(
         before = tuple(sorted(stored[station_id]))
         highest, missing = station.highest_seq, before
         for record in sorted(arrived, key=lambda record: record.message["seq"]):
-            arrival = arrive(highest, missing, record.message["seq"])
+            seq = record.message["seq"]
+            if seq == highest + 1:  # the usual next one: what `arrive` gives, sooner
+                highest = seq
+                continue
+            arrival = arrive(highest, missing, seq)
             highest, missing = arrival.highest, arrival.missing
             if arrival.known:
                 reused.append(record)
         station.highest_seq = highest
-        gone += ({"station": station_id, "from_seq": gap.first}
+        gone += ({"b_station": station_id, "b_from": gap.first}
                  for gap in set(before) - set(missing))
         opened += ({"station_id": station_id, "from_seq": gap.first, "to_seq": gap.last}
                    for gap in sorted(set(missing) - set(before)))
     connection = db.connection()
     if gone:
-        connection.execute(delete(StoredGap).where(
-            StoredGap.station_id == bindparam("station"),
-            StoredGap.from_seq == bindparam("from_seq")), gone)
+        connection.execute(_statements(db).gap_closed, gone)
     if opened:
-        connection.execute(insert(StoredGap), opened)
+        connection.execute(_statements(db).gap_opened, opened)
     return reused
 
 
