@@ -57,14 +57,16 @@ class BenchDashboard:
     """`station dashboard` on a free port with the database at `database_url` and one
     therapist who has the station's client. `start()` times it to systemd's READY=1."""
 
-    def __init__(self, folder: Path, broker_port: int, database_url: str) -> None:
+    def __init__(self, folder: Path, broker_port: int, database_url: str,
+                 protocol: str = "5") -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.port = free_port()
         self.config = folder / "dashboard.toml"
         self.config.write_text(
             f'[dashboard]\nport = {self.port}\ndata_dir = "data"\n'
-            f"database_url = {json.dumps(database_url)}\n\n[mqtt]\nport = {broker_port}\n",
+            f"database_url = {json.dumps(database_url)}\n\n[mqtt]\nport = {broker_port}\n"
+            f"protocol = {json.dumps(protocol)}\n",
             encoding="utf-8")
         self.process: subprocess.Popen[Any] | None = None
         self.start_to_ready_s = 0.0
@@ -81,9 +83,9 @@ class BenchDashboard:
         if done.returncode != 0:
             raise SystemExit(f"station dashboard {arguments[0]} failed: {done.stderr}")
 
-    def add_therapist(self) -> None:
+    def add_therapist(self, client: str = CLIENT) -> None:
         self._command("add-user", USER, "--role", "therapist", stdin=PASSWORD + "\n")
-        self._command("assign", USER, CLIENT)
+        self._command("assign", USER, client)
 
     def healthy(self) -> bool:
         try:
@@ -176,8 +178,10 @@ class RoomsPage:
                                                         args=arguments)
         self.page: Any = None
 
-    def open(self, dashboard: BenchDashboard, timeout_s: float = 60.0) -> None:
-        """Sign in, wait until the station's session shows, and start watching the count."""
+    def open(self, dashboard: BenchDashboard, timeout_s: float = 60.0,
+             watch: bool = True) -> None:
+        """Sign in and wait for the live stream; to `watch`, wait until the station's session
+        shows and start watching the count."""
         if self.page is not None:
             self.page.context.close()
         context = self.browser.new_context(viewport={"width": 1280, "height": 800})
@@ -188,9 +192,11 @@ class RoomsPage:
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{dashboard.url}/rooms")
-        page.locator(f"{ROOM} [data-session]").filter(has_text="running").wait_for()
-        page.evaluate(WATCH_COUNT, [ROOM, INPUT])
+        page.locator("#live-status").filter(has_text="Live: updates by itself").wait_for()
         self.page = page
+        if watch:
+            page.locator(f"{ROOM} [data-session]").filter(has_text="running").wait_for()
+            page.evaluate(WATCH_COUNT, [ROOM, INPUT])
 
     def counts(self) -> list[tuple[int, float]]:
         """Each count the page showed, with the page's wall time of the change (ms)."""
@@ -237,3 +243,33 @@ def press_latencies(station: PressingStation, page: RoomsPage, presses: int,
         if shown is not None:
             latencies.append(shown - at)
     return latencies
+
+
+class DashboardBeside:
+    """`station dashboard` on a station's broker and chromium on its rooms page, live, for
+    `station bench latency --with-dashboard`. The embedded broker speaks MQTT 3.1.1."""
+
+    def __init__(self, folder: Path, broker_port: int, client: str) -> None:
+        self.dashboard = BenchDashboard(
+            folder, broker_port, f"sqlite:///{folder / 'data' / 'dashboard.sqlite3'}", "3.1.1")
+        self.page: RoomsPage | None = None
+        try:
+            self.dashboard.add_therapist(client)
+            self.dashboard.start()
+            self.page = RoomsPage()
+            self.page.open(self.dashboard, watch=False)
+        except BaseException:
+            self.close()
+            raise
+
+    def report(self) -> dict[str, Any]:
+        assert self.page is not None and self.page.page is not None
+        return {"rooms_shown": self.page.page.locator("#rooms > li").count(),
+                "rss_mb": round(self.dashboard.rss_mb(), 1),
+                "cpu_s": round(self.dashboard.cpu_seconds(), 2),
+                "browser": "chromium on the rooms page, live over server-sent events"}
+
+    def close(self) -> None:
+        if self.page is not None:
+            self.page.close()
+        self.dashboard.stop()

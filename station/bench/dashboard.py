@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ingest-seconds", type=float, help="how long they publish (20)")
     parser.add_argument("--backends", nargs="+", choices=("sqlite", "postgresql"),
                         default=["sqlite", "postgresql"], help="databases for ingest")
+    parser.add_argument("--mqtt-protocol", choices=("5", "3.1.1"), default="5",
+                        help="the dashboard's MQTT protocol (default 5, as it ships)")
     parser.add_argument("--client-database", default="",
                         help="client_page: database URL to fill and read (a new SQLite file)")
     parser.add_argument("--client-sessions", type=int, help="client_page: sessions (200)")
@@ -104,7 +106,8 @@ def _live(arguments: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
                 url = postgres.create_database("bench")
             else:
                 url = f"sqlite:///{folder / 'sqlite' / 'data' / 'dashboard.sqlite3'}"
-            dashboard = BenchDashboard(folder / backend, broker.port, url)
+            dashboard = BenchDashboard(folder / backend, broker.port, url,
+                                       arguments.mqtt_protocol)
             dashboard.add_therapist()
             dashboard.start()
             try:
@@ -144,6 +147,7 @@ def _live(arguments: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
             "press_to_browser_p99_ms": max(p99),
             "stations": arguments.stations,
             "offered_events_per_s": arguments.ingest_rate,
+            "mqtt_protocol": arguments.mqtt_protocol,
             "backends": ingests,
             "goal_met": all(details["events_per_s"] >= GOALS["events_per_s"]
                             and details["stored_once"] for details in ingests.values())
