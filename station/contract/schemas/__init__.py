@@ -77,8 +77,11 @@ def _quick_check(name: str) -> Callable[[Any], bool] | None:
 def problems(name: str, document: Any, limit: int = 5) -> list[str]:
     """What is wrong with `document` according to schema `name` (empty when it is valid)."""
     quick = _quick_check(name)
-    if quick is not None and quick(document):
-        return []
+    try:
+        if quick is not None and quick(document):
+            return []
+    except ValueError:  # a string it cannot take (a lone surrogate): jsonschema judges it
+        pass
     errors = sorted(validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
     return [describe(error) for error in errors[:limit]]
 
