@@ -94,9 +94,13 @@ def _live(arguments: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
     ingests: dict[str, dict[str, Any]] = {}
     try:
         page = RoomsPage()
-        backends = ["sqlite"]
-        if "ingest" in parts:
-            backends = list(dict.fromkeys(["sqlite", *arguments.backends]))
+        # SQLite, the default, has the press-to-browser run and the footprint; the footprint's
+        # RSS under ingest is SQLite's ingest.
+        loaded = set(arguments.backends if "ingest" in parts else ())
+        if "footprint" in parts:
+            loaded.add("sqlite")
+        backends = [backend for backend in ("sqlite", "postgresql") if backend in loaded
+                    or (backend == "sqlite" and "press_to_browser" in parts)]
         for backend in backends:
             if backend == "postgresql":
                 from station.bench._postgres import PostgresServer
@@ -119,8 +123,7 @@ def _live(arguments: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
                         "rss_mb": {"idle": round(dashboard.rss_mb(), 1)}}
                     if "press_to_browser" in parts:
                         out["press_to_browser"] = _press_to_browser(arguments, station, page)
-                if backend in arguments.backends and ("ingest" in parts or (
-                        backend == "sqlite" and "footprint" in parts)):
+                if backend in loaded:
                     ingests[backend] = _ingest(arguments, dashboard, url, broker.port,
                                                station, page)
             finally:
@@ -133,25 +136,27 @@ def _live(arguments: argparse.Namespace, parts: list[str]) -> dict[str, Any]:
         if postgres is not None:
             postgres.remove()
         shutil.rmtree(folder, ignore_errors=True)
-    if "sqlite" in ingests:
-        out["footprint"]["rss_mb"]["under_ingest"] = ingests["sqlite"].pop("peak_rss_mb")
-    for details in ingests.values():
-        details.pop("peak_rss_mb", None)
-    if "footprint" not in parts:
-        out.pop("footprint")
-    if "ingest" in parts:
-        p99 = [details["press_to_browser"]["p99_ms"] for details in ingests.values()]
+    peaks = {backend: details.pop("peak_rss_mb") for backend, details in ingests.items()}
+    if "footprint" in parts:
+        out["footprint"]["rss_mb"]["under_ingest"] = peaks["sqlite"]
+    else:
+        out.pop("footprint", None)
+    ingests = {backend: details for backend, details in ingests.items()
+               if backend in arguments.backends and "ingest" in parts}
+    if ingests:
+        worst = max((details["press_to_browser"]["p99_ms"] for details in ingests.values()
+                     if details["press_to_browser"]["p99_ms"] is not None), default=None)
         out["ingest"] = {
             **{f"{backend}_events_per_s": details["events_per_s"]
                for backend, details in ingests.items()},
-            "press_to_browser_p99_ms": max(p99),
+            "press_to_browser_p99_ms": worst,
             "stations": arguments.stations,
             "offered_events_per_s": arguments.ingest_rate,
             "mqtt_protocol": arguments.mqtt_protocol,
             "backends": ingests,
             "goal_met": all(details["events_per_s"] >= GOALS["events_per_s"]
                             and details["stored_once"] for details in ingests.values())
-            and max(p99) <= GOALS["press_to_browser_p99_ms"],
+            and worst is not None and worst <= GOALS["press_to_browser_p99_ms"],
         }
     return out
 
@@ -201,7 +206,7 @@ def _ingest(arguments: argparse.Namespace, dashboard: Any, url: str, port: int,
     peak.append(dashboard.rss_mb())
     cpu = dashboard.cpu_seconds() - cpu
     return {
-        "events_per_s": round(load.unique_events / (stored_at - report["began"])),
+        "events_per_s": round(check["stored"] / (stored_at - report["began"])),
         "events": load.unique_events,
         "published_per_s": round(report["messages"] / (report["published"] - report["began"])),
         "redeliveries_published": load.resent,
