@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from station.bench._station import free_port, stop
+from station.bench._station import free_port, rss_megabytes, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless and quiet: nothing that reaches the internet; no sandbox when run as root.
@@ -44,13 +44,6 @@ WATCH_COUNT = """([room, input]) => {
   new MutationObserver(note).observe(document.getElementById("rooms"),
     {childList: true, subtree: true, characterData: true});
 }"""
-
-
-def rss_megabytes(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 class BenchDashboard:
