@@ -26,17 +26,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def rss_megabytes(pid: int) -> float:
+    """Process `pid`'s resident memory (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 class BenchBroker:
     """mosquitto on a free localhost port, in its own folder (persistence like production)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: str = "") -> None:
+        """`settings`: more lines of mosquitto.conf."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise SystemExit("the benchmark needs mosquitto (apt-get install mosquitto)")
         self.port = free_port()
         config = folder / "mosquitto.conf"
         config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                          f"user {getpass.getuser()}\npersistence false\n")
+                          f"user {getpass.getuser()}\npersistence false\n{settings}")
         self.process = subprocess.Popen([binary, "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

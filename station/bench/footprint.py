@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from station.bench._config import copy_config, shipped_config
+from station.bench._station import rss_megabytes
 
 COLLECTION_LINE = re.compile(
     r"(\d+) long-lived objects frozen; a full collection took ([\d.]+) ms, now ([\d.]+) ms"
@@ -30,13 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=3, help="engine starts to time (default 3)")
     parser.add_argument("--config", type=Path, default=None,
                         help="station file whose folder is copied (default: the shipped example)")
-
-
-def _rss_megabytes(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def _one_start(config: Path) -> tuple[float, float, tuple[int, float, float]]:
@@ -58,7 +52,7 @@ def _one_start(config: Path) -> tuple[float, float, tuple[int, float, float]]:
                 break
         else:
             raise RuntimeError("the engine exited before it was ready")
-        rss = _rss_megabytes(process.pid)
+        rss = rss_megabytes(process.pid)
     finally:
         process.terminate()
         process.communicate(timeout=20)

@@ -18,6 +18,11 @@ of its background (at least 1e-5), so the hi-hat is found within a sample or two
 The reference script has no background; a higher threshold can only delay the station's onset,
 never advance it.
 
+With ``--with-dashboard`` a `station dashboard` runs beside the station on its broker (on
+SQLite), with Debian's chromium signed in to the rooms page, live over server-sent events, for
+as long as the station is measured (issue 10: the station's p99 must stay within 10 % of a
+run without it; compare two runs).
+
 With ``--telemetry-events-per-second 200`` the bench also adds 200 events a second to the
 station's event log while the station is measured, so that the telemetry agent beside the
 engine delivers them to the broker meanwhile (issue 5: the engine's p99 must not move).
@@ -92,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--realtime", action="store_true",
                         help="run jackd (and so the audio threads) with real-time priority, as a "
                         "Pi does; needs permission for SCHED_FIFO (default: without)")
+    parser.add_argument("--with-dashboard", action="store_true",
+                        help="run `station dashboard` beside the station, with chromium "
+                             "showing its rooms page, live")
     parser.add_argument("--telemetry-events-per-second", type=float, default=0.0, metavar="N",
                         help="while the station is measured, add N events a second to its event "
                         "log for the telemetry agent to deliver (default 0; issue 5 asks for 200)")
@@ -366,6 +374,13 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 )
                 for role in ("broker", "agent")
             ]
+            dashboard = None
+            if arguments.with_dashboard:
+                from station.bench._dashboard_rig import DashboardBeside
+
+                dashboard = DashboardBeside(Path(folder) / "dashboard",
+                                            tomllib.loads(station.read_text())["mqtt"]["port"],
+                                            BENCH_CLIENT)
             load = None
             data_dir = Path(folder) / "data"
             if arguments.telemetry_events_per_second > 0:
@@ -395,7 +410,11 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                     telemetry["delivered_seq"] = cursor.seq
                     cursor.close()
                     measured["telemetry_load"] = telemetry
+                if dashboard is not None:
+                    measured["dashboard"] = dashboard.report()
             finally:
+                if dashboard is not None:
+                    dashboard.close()
                 if load is not None and not load.stopping.is_set():
                     load.close()
                 for process in beside:
@@ -412,6 +431,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "station_p99_over_reference_p99": round(measured["p99_ms"] / reference["p99_ms"], 3),
         "goals": {"station_p99_ms": 3.0, "station_p99_over_reference_p99": 1.15, "xruns": 0},
         "jackd_realtime": arguments.realtime,
+        "with_dashboard": arguments.with_dashboard,
         "caveat": "a 2-core machine shared with other work"
         + ("" if arguments.realtime else "; jackd without real-time priority"),
     }

@@ -121,7 +121,9 @@ def read_message(
             return refuse(IngestReason.NOT_JSON, f"not JSON: {error}")
     wrong = problems(kind.schema, document)
     if not wrong and isinstance(document, dict):
-        wrong = _unstorable(document)
+        # A NUL or a lone surrogate can only come from a \u escape: UTF-8 decoding makes no
+        # surrogate and strict JSON takes no raw control character.
+        wrong = _unstorable(document, escaped="\\u" in text)
     if wrong:
         return refuse(IngestReason.SCHEMA, "; ".join(wrong))
     if kind.schema == "event":
@@ -161,7 +163,7 @@ def _text_problem(value: Any) -> str:
     return next((problem for problem in map(_text_problem, items) if problem), "")
 
 
-def _unstorable(document: dict[str, Any]) -> list[str]:
+def _unstorable(document: dict[str, Any], escaped: bool = True) -> list[str]:
     """What the schema allows but the store cannot hold."""
     wrong = []
     for key, limit in (("session", SESSION_ID), ("reason", REASON)):
@@ -171,7 +173,7 @@ def _unstorable(document: dict[str, Any]) -> list[str]:
     seq = document.get("seq")
     if isinstance(seq, int) and seq > BIGGEST_SEQ:
         wrong.append(f"seq: larger than {BIGGEST_SEQ}")
-    problem = _text_problem(document)
+    problem = _text_problem(document) if escaped else ""
     if problem:
         wrong.append(f"payload: {problem}")
     return wrong

@@ -55,8 +55,10 @@ class IngestSettings:
     session_expiry_s: int = 7 * 24 * 3600
     """MQTT 5: how long the broker keeps the session while the dashboard is away (seconds,
     default a week). 3.1.1 sessions last as long as the broker's own setting says."""
-    batch_max: int = 500
-    """Most messages written in one transaction."""
+    batch_max: int = 2000
+    """Most messages written in one transaction. A batch is what arrived while the last one
+    was written, so it grows only when ingest is busy, where fewer, larger transactions
+    keep up (each has a commit and an update per station and session it touches)."""
     tls: bool = False
     ca_file: str | None = None
     """None: the system's CAs."""

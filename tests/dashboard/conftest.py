@@ -3,15 +3,8 @@ Debian's package started for the test run."""
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,89 +13,22 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from station.bench._postgres import PostgresServer, PostgresUnavailable
 from station.dashboard.ingest import Ingest, IngestSettings
 from station.dashboard.store import Store
-from tests.conftest import free_port
 
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def _postgres_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda path: int(Path(path).parts[4]))
-    if not found:
-        pytest.fail("PostgreSQL is not installed: run 'make test' (it installs it as root) "
-                    "or 'apt-get install postgresql'")
-    return Path(found[-1]).parent
-
-
-class PostgresServer:
-    """A throw-away PostgreSQL cluster: its own folder, a free localhost port, its socket in
-    that folder, no fsync. PostgreSQL refuses to run as root, so as root the server runs as
-    the `postgres` user that Debian's package creates (`runuser`)."""
-
-    def __init__(self) -> None:
-        self.bin = _postgres_bin()
-        self.folder = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
-        self.data = self.folder / "data"
-        self.port = free_port()
-        self.user = "dashboard"
-        self._as: list[str] = []
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
-            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
-            self._as = ["runuser", "-u", "postgres", "--"]
-
-    def _run(self, *command: str) -> None:
-        result = subprocess.run([*self._as, *command], capture_output=True, text=True,
-                                timeout=120, cwd=self.folder)
-        if result.returncode != 0:
-            log = self.folder / "server.log"
-            pytest.fail(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}"
-                        + (log.read_text() if log.exists() else ""))
-
-    def start(self) -> None:
-        """Start the server (making its cluster the first time)."""
-        if not self.data.exists():
-            self._run(str(self.bin / "initdb"), "--pgdata", str(self.data), "--username",
-                      self.user, "--auth", "trust", "--encoding", "UTF8", "--no-sync",
-                      "--no-instructions")
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        self._run(str(self.bin / "pg_ctl"), "--pgdata", str(self.data), "--wait",
-                  "--timeout", "60", "--log", str(self.folder / "server.log"),
-                  "--options", options, "start")
-
-    def stop(self) -> None:
-        """Stop the server (fast: open connections are cut, as in an outage)."""
-        if (self.data / "postmaster.pid").exists():
-            self._run(str(self.bin / "pg_ctl"), "--pgdata", str(self.data), "--wait",
-                      "--mode", "fast", "stop")
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self) -> str:
-        """A new, empty database; its URL."""
-        import psycopg
-
-        name = f"test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} "
-                             "dbname=postgres", autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the whole run; each test takes a database of its own."""
-    server = PostgresServer()
     try:
+        server = PostgresServer()
         server.start()
+    except PostgresUnavailable as error:
+        pytest.fail(str(error))
+    try:
         yield server
     finally:
         server.remove()

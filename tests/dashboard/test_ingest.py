@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from station.bench._postgres import PostgresServer
 from station.config import load_station
 from station.contract.topics import Topics
 from station.dashboard.store import IngestReason, SeqGap, StationKey, Store
 from station.dashboard.store.models import SessionParticipant, SessionSummary, TherapySession
 from station.telemetry.eventlog import iterate_all
-from tests.dashboard.conftest import PostgresServer, Publisher, wait_until
+from tests.dashboard.conftest import Publisher, wait_until
 from tests.dashboard.helpers import ROOT, event, events_topic, snapshot
 from tests.telemetry.conftest import StationProcess
 

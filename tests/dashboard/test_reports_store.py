@@ -193,7 +193,7 @@ def test_finished_sessions_are_not_read_again_with_a_cache(store: Store) -> None
 
 
 def test_the_client_page_trends_stay_fast_for_a_long_history(store: Store) -> None:
-    """A test-sized run of issue 10's benchmark (`station bench dashboard_client_page` runs
+    """A test-sized run of issue 10's benchmark (`station bench dashboard --only client_page` runs
     the full 200 sessions and 500,000 events): the time does not grow with the events."""
     history = History(sessions=40, events_per_session=250, seed=11)
     fill(store, history)
@@ -211,10 +211,11 @@ def test_the_client_page_trends_stay_fast_for_a_long_history(store: Store) -> No
 
 
 def test_the_client_page_benchmark_reports_its_percentiles(database_url: str) -> None:
-    """`station bench dashboard_client_page` end to end (a tiny run: not a measurement)."""
+    """`station bench dashboard`'s client page on each backend (a tiny run: not a measurement)."""
     result = subprocess.run(
-        [sys.executable, "-m", "station", "bench", "dashboard_client_page", "--database",
-         database_url, "--sessions", "3", "--events", "600", "--runs", "3"],
+        [sys.executable, "-m", "station", "bench", "dashboard", "--only", "client_page",
+         "--client-database", database_url, "--client-sessions", "3", "--client-events", "600",
+         "--client-runs", "3"],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     page = json.loads(result.stdout)["client_page"]

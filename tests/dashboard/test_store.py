@@ -110,6 +110,43 @@ def test_an_event_written_twice_is_stored_once_and_nothing_else_changes(store: S
     assert store.events() == [first, second]
 
 
+def test_a_large_batch_with_old_and_repeated_events_stores_each_once(store: Store) -> None:
+    """One batch as ingest writes it when busy: many stations, events already stored, and
+    the same event twice within the batch (a redelivery that came before the ack)."""
+    stations = [StationKey("demo-site", f"room-{number}") for number in range(1, 6)]
+    messages = {key: [event(seq, "session_start" if seq == 1 else "press", station=key.name,
+                            session=f"s-{key.name}") for seq in range(1, 201)]
+                for key in stations}
+    early = [record for key in stations for record in _records(key, *messages[key][:50])]
+    assert store.write(early).stored == 250
+    batch = [record for key in stations for record in _records(key, *messages[key])]
+    batch += [record for key in stations for record in _records(key, *messages[key][150:160])]
+    batch.reverse()  # any order: the newest first
+    result = store.write(batch)
+    assert result.stored == 750
+    assert result.count(IngestReason.DUPLICATE) == 250 + 50
+    assert store.counters() == {IngestReason.DUPLICATE: 300}
+    assert store.event_count() == 1000
+    assert store.gaps() == []
+    views = {view.station: view for view in store.stations()}
+    assert {key: views[key].highest_seq for key in stations} == {key: 200 for key in stations}
+    assert all(views[key].last_seen == 2000.0 for key in stations)
+    with store.transaction() as db:
+        parts = db.scalars(select(SessionParticipant)).all()
+        sessions = {row.id: row for row in db.scalars(select(TherapySession))}
+    assert len(parts) == 5
+    for key in stations:
+        session = sessions[f"s-{key.name}"]
+        assert (session.started_t_wall, session.first_t_wall, session.last_t_wall) == (
+            messages[key][0]["t_wall"], messages[key][0]["t_wall"], messages[key][-1]["t_wall"])
+    before = snapshot(store)
+    again = store.write(batch)
+    assert again.stored == 0 and again.count(IngestReason.DUPLICATE) == len(batch)
+    after = snapshot(store)
+    after.pop("ingest_counters"), before.pop("ingest_counters")
+    assert after == before
+
+
 def test_a_stored_event_reads_back_exactly_as_published(store: Store) -> None:
     messages = [
         event(1, "session_start", detail={"audio_backend": "null", "pid": 7, "volume": 0.6}),

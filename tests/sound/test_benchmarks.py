@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import SHIPPED_CONFIG
 
 
@@ -39,6 +41,17 @@ def test_latency_hears_every_press_over_sixteen_sounding_voices() -> None:
         # Both counts start at the end of the warm-up (a JACK thread may add one meanwhile).
         assert abs(sum(blamed.values()) - measured["xruns"]) <= 1
     assert report["jackd_with_only_the_listener"]["xruns"] >= 0
+
+
+@pytest.mark.browser
+def test_latency_can_run_the_dashboard_and_a_browser_beside_the_station() -> None:
+    report = bench("latency", "--presses", "12", "--warm-up", "2", "--background-voices", "0",
+                   "--with-dashboard")
+    assert report["with_dashboard"] is True
+    assert report["station"]["heard"] == 12
+    beside = report["station"]["dashboard"]
+    assert beside["rooms_shown"] == 1  # the station reached the page through the dashboard
+    assert beside["rss_mb"] > 10 and beside["cpu_s"] > 0
 
 
 def test_footprint_reports_the_engine_freezing_its_long_lived_objects() -> None:

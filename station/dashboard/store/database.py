@@ -76,7 +76,9 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # Many rows are sent with the driver's own executemany (psycopg: one prepared statement
+    # in a pipeline): SQLAlchemy's multi-row VALUES makes psycopg parse a long query per batch.
+    return create_engine(parsed, pool_pre_ping=True, use_insertmanyvalues=False)
 
 
 def alembic_config(engine: Engine) -> Config:

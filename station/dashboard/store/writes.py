@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,8 +23,6 @@ from station.dashboard.store.models import (
     Client,
     Event,
     IngestCounter,
-    SessionParticipant,
-    SessionSoundSet,
     SessionSummary,
     Station,
     StoredGap,
@@ -42,6 +40,8 @@ from station.dashboard.store.records import (
     StatusRecord,
     SummaryRecord,
 )
+from station.dashboard.store.statements import BatchStatements, batch_statements
+from station.dashboard.store.statements import dialect_insert as insert_of
 
 # Keys of an event message that have a column of the same name.
 _COLUMNS = ("id", "seq", "type", "client", "sound_set", "t_wall", "t_mono", "input", "reason",
@@ -50,9 +50,11 @@ _COLUMNS = ("id", "seq", "type", "client", "sound_set", "t_wall", "t_mono", "inp
 
 def dialect_insert(db: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """``INSERT`` of the database's own dialect, which knows ``ON CONFLICT``."""
-    if db.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_of(db.get_bind().dialect.name, table)
+
+
+def _statements(db: Session) -> BatchStatements:
+    return batch_statements(db.get_bind().dialect.name)
 
 
 def write_batch(db: Session, records: Sequence[Record]) -> BatchResult:
@@ -91,10 +93,17 @@ def write_batch(db: Session, records: Sequence[Record]) -> BatchResult:
             IngestReason.SEQ_REUSED, f"{record.station}/events",
             f"seq {record.message['seq']} came again with a new event id "
             f"{record.message['id']}", record.received)
+    # One "last seen" per station, not one per event: the latest of the batch is the same.
+    seen: dict[StationKey, float] = {}
+    for record in fresh:
+        if not record.retained:
+            seen[record.station] = max(record.received, seen.get(record.station, 0.0))
+    for key, received in seen.items():
+        _seen(stations[key], received, retained=False)
     for record in records:
-        if isinstance(record, EventRecord) and record.message["id"] in new:
-            _seen(stations[record.station], record.received, record.retained)
-        elif isinstance(record, StatusRecord):
+        if isinstance(record, EventRecord):
+            continue
+        if isinstance(record, StatusRecord):
             _status(stations[record.station], record)
         elif isinstance(record, StateRecord):
             stations[record.station].state = record.state
@@ -125,7 +134,7 @@ def _stations(db: Session, keys: Iterable[StationKey]) -> dict[StationKey, Stati
 def _insert_events(
     db: Session, stations: dict[StationKey, Station], records: list[EventRecord]
 ) -> set[str]:
-    """Insert the events not stored yet; their ids."""
+    """Insert the events not stored yet, in one multi-row statement; their ids."""
     if not records:
         return set()
     _ensure_clients(db, records)
@@ -138,9 +147,17 @@ def _insert_events(
         row["session_id"] = message["session"] or None
         row["received"] = record.received
         rows.append(row)
-    statement = dialect_insert(db, Event).on_conflict_do_nothing(
-        index_elements=[Event.id]).returning(Event.id)
-    return set(db.scalars(statement, rows))
+    # Which are stored already, in one query, then one executemany of the rest (Core, not
+    # the ORM): psycopg sends it as a pipeline of one prepared statement. ON CONFLICT still
+    # guards the id, but only ingest's one writer thread writes events, so what the query did
+    # not find is what the insert adds.
+    ids = [row["id"] for row in rows]
+    connection = db.connection()
+    stored = set(connection.execute(select(Event.id).where(Event.id.in_(ids))).scalars())
+    new = [row for row in rows if row["id"] not in stored]
+    if new:
+        connection.execute(_statements(db).events, new)
+    return {str(row["id"]) for row in new}
 
 
 def _ensure_clients(db: Session, records: list[EventRecord]) -> None:
@@ -171,60 +188,81 @@ def _follow_clients(db: Session, records: list[EventRecord]) -> None:
             client.first_t_wall = min(client.first_t_wall, earliest[client.pseudonym])
 
 
-def _earliest(current: float | None, value: float) -> float:
-    return value if current is None else min(current, value)
-
-
 def _latest(current: float | None, value: float) -> float:
     return value if current is None else max(current, value)
+
+
+class _Span:
+    """The earliest and latest t_wall of some new events (a session's, a participant's)."""
+
+    __slots__ = ("first", "last")
+
+    def __init__(self, t_wall: float) -> None:
+        self.first = self.last = t_wall
+
+    def add(self, t_wall: float) -> None:
+        if t_wall < self.first:
+            self.first = t_wall
+        elif t_wall > self.last:
+            self.last = t_wall
 
 
 def _follow_sessions(
     db: Session, stations: dict[StationKey, Station], records: list[EventRecord]
 ) -> None:
-    """Sessions, participants and sound sets as the new events say."""
-    records = [record for record in records if record.message["session"]]
-    if not records:
-        return
-    sessions = {row.id: row for row in db.scalars(select(TherapySession).where(
-        TherapySession.id.in_({record.message["session"] for record in records})))}
-    participants: dict[tuple[str, str, int], SessionParticipant] = {}
-    sound_sets: dict[tuple[str, int, str], SessionSoundSet] = {}
-    session_ids = set(sessions)
-    for row in db.scalars(select(SessionParticipant).where(
-            SessionParticipant.session_id.in_(session_ids))):
-        participants[(row.session_id, row.client, row.station_id)] = row
-    for sound in db.scalars(select(SessionSoundSet).where(
-            SessionSoundSet.session_id.in_(session_ids))):
-        sound_sets[(sound.session_id, sound.station_id, sound.sound_set)] = sound
+    """Sessions, participants and sound sets as the new events say.
+
+    The batch is first reduced to one span per session, participant and sound set; then each
+    table gets one statement for all its rows (an UPDATE, or an upsert that keeps the earlier
+    first and the later last time), so no stored row is loaded into Python."""
+    spans: dict[str, _Span] = {}
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    taking_part: dict[tuple[str, str, int], _Span] = {}
+    sounding: dict[tuple[str, int, str], float] = {}
     for record in records:
-        message, t_wall = record.message, record.message["t_wall"]
-        session = sessions[message["session"]]
-        session.first_t_wall = _earliest(session.first_t_wall, t_wall)
-        session.last_t_wall = _latest(session.last_t_wall, t_wall)
-        if message["type"] == EventType.SESSION_START:
-            session.started_t_wall = _earliest(session.started_t_wall, t_wall)
-        elif message["type"] == EventType.SESSION_END:
-            session.ended_t_wall = _latest(session.ended_t_wall, t_wall)
-            session.ended_by = EventType.SESSION_END.value
+        message = record.message
+        session_id, t_wall = message["session"], message["t_wall"]
+        if not session_id:
+            continue
+        span = spans.get(session_id)
+        if span is None:
+            spans[session_id] = _Span(t_wall)
+        else:
+            span.add(t_wall)
+        kind = message["type"]
+        if kind == EventType.SESSION_START:
+            started[session_id] = min(t_wall, started.get(session_id, t_wall))
+        elif kind == EventType.SESSION_END:
+            ended[session_id] = max(t_wall, ended.get(session_id, t_wall))
         station_id = stations[record.station].id
-        key = (session.id, message["client"], station_id)
-        if key not in participants:
-            participants[key] = SessionParticipant(
-                session_id=session.id, client=message["client"], station_id=station_id,
-                first_t_wall=t_wall, last_t_wall=t_wall)
-            db.add(participants[key])
-        participant = participants[key]
-        participant.first_t_wall = min(participant.first_t_wall, t_wall)
-        participant.last_t_wall = max(participant.last_t_wall, t_wall)
-        sound_key = (session.id, station_id, message["sound_set"])
-        if sound_key not in sound_sets:
-            sound_sets[sound_key] = SessionSoundSet(
-                session_id=session.id, station_id=station_id, sound_set=message["sound_set"],
-                first_t_wall=t_wall)
-            db.add(sound_sets[sound_key])
-        sound = sound_sets[sound_key]
-        sound.first_t_wall = min(sound.first_t_wall, t_wall)
+        key = (session_id, message["client"], station_id)
+        part = taking_part.get(key)
+        if part is None:
+            taking_part[key] = _Span(t_wall)
+        else:
+            part.add(t_wall)
+        sound_key = (session_id, station_id, message["sound_set"])
+        sounding[sound_key] = min(t_wall, sounding.get(sound_key, t_wall))
+    if not spans:
+        return
+    connection, statements = db.connection(), _statements(db)
+    connection.execute(statements.session_span, [
+        {"b_id": key, "b_first": span.first, "b_last": span.last} for key, span in spans.items()])
+    if started:
+        connection.execute(statements.session_started,
+                           [{"b_id": key, "b_at": at} for key, at in started.items()])
+    if ended:
+        connection.execute(statements.session_ended,
+                           [{"b_id": key, "b_at": at} for key, at in ended.items()])
+    connection.execute(statements.participants, [
+        {"session_id": session_id, "client": client, "station_id": station_id,
+         "first_t_wall": part.first, "last_t_wall": part.last}
+        for (session_id, client, station_id), part in taking_part.items()])
+    connection.execute(statements.sound_sets, [
+        {"session_id": session_id, "station_id": station_id, "sound_set": sound_set,
+         "first_t_wall": first}
+        for (session_id, station_id, sound_set), first in sounding.items()])
 
 
 def _follow_seqs(
@@ -232,28 +270,41 @@ def _follow_seqs(
 ) -> list[EventRecord]:
     """Move each station's highest seq and its gaps; the events whose seq was already used."""
     reused: list[EventRecord] = []
-    by_station: dict[StationKey, list[EventRecord]] = {}
+    by_station: dict[int, list[EventRecord]] = {}
     for record in records:
-        by_station.setdefault(record.station, []).append(record)
-    for key, arrived in by_station.items():
-        station = stations[key]
-        rows = db.scalars(select(StoredGap).where(StoredGap.station_id == station.id)).all()
-        before = tuple(sorted(SeqRange(row.from_seq, row.to_seq) for row in rows))
+        by_station.setdefault(stations[record.station].id, []).append(record)
+    if not by_station:
+        return reused
+    stored: dict[int, list[SeqRange]] = {key: [] for key in by_station}
+    for row in db.execute(select(StoredGap.station_id, StoredGap.from_seq, StoredGap.to_seq)
+                          .where(StoredGap.station_id.in_(by_station))):
+        stored[row.station_id].append(SeqRange(row.from_seq, row.to_seq))
+    by_id = {station.id: station for station in stations.values()}
+    gone: list[dict[str, int]] = []
+    opened: list[dict[str, int]] = []
+    for station_id, arrived in by_station.items():
+        station = by_id[station_id]
+        before = tuple(sorted(stored[station_id]))
         highest, missing = station.highest_seq, before
         for record in sorted(arrived, key=lambda record: record.message["seq"]):
-            arrival = arrive(highest, missing, record.message["seq"])
+            seq = record.message["seq"]
+            if seq == highest + 1:  # the usual next one: what `arrive` gives, sooner
+                highest = seq
+                continue
+            arrival = arrive(highest, missing, seq)
             highest, missing = arrival.highest, arrival.missing
             if arrival.known:
                 reused.append(record)
         station.highest_seq = highest
-        gone = set(before) - set(missing)
-        if gone:
-            db.execute(delete(StoredGap).where(
-                StoredGap.station_id == station.id,
-                StoredGap.from_seq.in_([gap.first for gap in gone])))
-        db.add_all(StoredGap(station_id=station.id, from_seq=gap.first, to_seq=gap.last)
+        gone += ({"b_station": station_id, "b_from": gap.first}
+                 for gap in set(before) - set(missing))
+        opened += ({"station_id": station_id, "from_seq": gap.first, "to_seq": gap.last}
                    for gap in sorted(set(missing) - set(before)))
-    db.flush()
+    connection = db.connection()
+    if gone:
+        connection.execute(_statements(db).gap_closed, gone)
+    if opened:
+        connection.execute(_statements(db).gap_opened, opened)
     return reused
 
 

@@ -1,5 +1,5 @@
-"""The client page's data: server time to build a client's trends across 200 sessions and
-500,000 events (issue 10's `client_page`, goal p95 at most 200 ms).
+"""`station bench dashboard`'s `client_page`: server time to build a client's trends across
+200 sessions and 500,000 events (goal p95 at most 200 ms).
 
 Fills a store (a new SQLite file by default, or `--database URL`, e.g. a PostgreSQL database)
 through `Store.write` with a made-up history of one client (`station.bench._history`), then
@@ -11,7 +11,6 @@ rendered. A database that already holds the history is reused, not filled again.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -23,21 +22,13 @@ from zoneinfo import ZoneInfo
 GOAL_P95_MS = 200.0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database", default="",
-                        help="database URL to fill and read (default: a new SQLite file)")
-    parser.add_argument("--sessions", type=int, default=200, help="sessions (default 200)")
-    parser.add_argument("--events", type=int, default=500_000,
-                        help="events in all (default 500000)")
-    parser.add_argument("--runs", type=int, default=50, help="timed page loads (default 50)")
-
-
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(arguments: argparse.Namespace) -> dict[str, Any]:
+def measure(database: str, sessions: int, events: int, runs: int) -> dict[str, Any]:
+    """Fill (or reuse) the store at `database` ("": a new SQLite file) and time `runs` loads."""
     from sqlalchemy import func, select
 
     from station.bench._history import History, fill
@@ -46,10 +37,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     from station.dashboard.store import Store
     from station.dashboard.store.models import SessionParticipant
 
-    history = History(sessions=arguments.sessions,
-                      events_per_session=max(10, arguments.events // arguments.sessions))
+    history = History(sessions=sessions, events_per_session=max(10, events // sessions))
     with tempfile.TemporaryDirectory(prefix="bench-client-page-") as folder:
-        url = arguments.database or f"sqlite:///{Path(folder) / 'dashboard.sqlite3'}"
+        url = database or f"sqlite:///{Path(folder) / 'dashboard.sqlite3'}"
         store = Store.open(url)
         try:
             with store.transaction() as db:
@@ -58,11 +48,11 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             began = time.monotonic()
             written = fill(store, history) if held < history.sessions else 0
             filled = time.monotonic() - began
-            events = store.event_count()
+            stored = store.event_count()
             tz = ZoneInfo("Europe/Berlin")
             cache = ChangeCache()
             times = []
-            for _ in range(arguments.runs + 1):
+            for _ in range(runs + 1):
                 began = time.perf_counter()
                 with store.transaction() as db:
                     trends = client_trends(db, history.client, tz, cache)
@@ -74,22 +64,20 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     warm = times[1:]
     p95 = _percentile(warm, 0.95)
     return {
-        "client_page": {
-            "backend": backend,
-            "sessions": len(trends.points),
-            "events": events,
-            "markers": len(trends.markers),
-            "chart_json_kb": round(len(page) / 1024, 1),
-            "runs": len(warm),
-            "cold_ms": round(times[0], 1),
-            "p50_ms": round(statistics.median(warm), 1),
-            "p95_ms": round(p95, 1),
-            "max_ms": round(max(warm), 1),
-            "goal_p95_ms": GOAL_P95_MS,
-            "goal_met": p95 <= GOAL_P95_MS,
-            "filled_events": written,
-            "fill_s": round(filled, 1),
-            "measures": "the client page's data from the store (client_trends with a "
-                        "ChangeCache, chart data as JSON); no HTML yet",
-        }
+        "backend": backend,
+        "sessions": len(trends.points),
+        "events": stored,
+        "markers": len(trends.markers),
+        "chart_json_kb": round(len(page) / 1024, 1),
+        "runs": len(warm),
+        "cold_ms": round(times[0], 1),
+        "p50_ms": round(statistics.median(warm), 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(max(warm), 1),
+        "goal_p95_ms": GOAL_P95_MS,
+        "goal_met": p95 <= GOAL_P95_MS,
+        "filled_events": written,
+        "fill_s": round(filled, 1),
+        "measures": "the client page's data from the store (client_trends with a "
+                    "ChangeCache, chart data as JSON); no HTML yet",
     }
