@@ -35,6 +35,13 @@ def test_scripted_demo_records_and_prints_the_counts_from_the_broker(tmp_path: P
     assert set(received) == {"big-red", "big-blue", "big-yellow", "head-switch"}
     with wave.open(str(recording)) as wav:
         assert wav.getnframes() / wav.getframerate() > 4.0
+    login = re.search(r"demo: dashboard at (http://127\.0\.0\.1:\d+)/ : sign in as demo, "
+                      r"password (\S{16}) \(made for this run\)", result.stdout)
+    assert login, result.stdout
+    session = re.search(r"session (\w+) started", result.stderr)
+    assert session, result.stderr
+    assert (f"demo: the session's report: {login[1]}/clients/C-7F3K/sessions/{session[1]}/"
+            "report.pdf (sign in as demo)") in result.stdout
 
 
 def _read_until(fd: int, pattern: str, timeout: float) -> str:
