@@ -81,17 +81,16 @@ class AudioStatus:
             self.audio, self.problem = "playing", None
         else:
             return False
-        if before == (self.audio, self.problem):
+        if before == (self.audio, self.problem) and self.since is not None:
             return False
         self.since = event.t_wall
-        return True
+        return before != (self.audio, self.problem)
 
     def restore(self, reader: EventReader, delivered_seq: int) -> None:
         """From the last delivered event that said how the audio is."""
         event = reader.latest_audio_status(delivered_seq)
         if event is not None:
             self.apply(event)
-            self.since = event.t_wall
 
     def message(self) -> dict[str, Any]:
         return {"audio": self.audio, "audio_problem": self.problem, "audio_since": self.since}
