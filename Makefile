@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint check-types system-packages npm-assets install-pi clean
+.PHONY: demo test lint check-types system-packages npm-assets install-pi pi-check clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,8 @@ install-pi:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis data demo.wav build
+
+# The Pi install in an emulated Debian bookworm arm64 root (slow: most of half an hour on two
+# cores; not part of `make test`). As root.
+pi-check:
+	scripts/pi-check.sh

@@ -10,10 +10,13 @@
 #   poppler-utils                 pdftoppm, to render the report PDFs in the tests
 #   chromium                      the dashboard's browser tests (Playwright drives
 #                                 /usr/bin/chromium; Playwright's own browser download is never used)
+#   puredata-core, puredata-utils,  the peers `station bench latency --peers` measures beside the
+#   supercollider-server            station (Pd with pdsend; SuperCollider's server alone)
 #   npm (unless npm is already there)  scripts/fetch-npm-assets.sh: axe-core for the browser tests
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients jackd2 systemd postgresql fonts-dejavu-core poppler-utils chromium)
+packages=(mosquitto mosquitto-clients jackd2 systemd postgresql fonts-dejavu-core poppler-utils chromium
+          puredata-core puredata-utils supercollider-server)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -9,6 +9,10 @@
 #
 #   sudo scripts/install-pi.sh              # install
 #   scripts/install-pi.sh --dry-run         # print what would be done, change nothing
+#
+# Where systemd is not running (a chroot, an image being built) the units are installed and
+# enabled but nothing is started or reloaded: they start on the first boot. The tests point
+# INSTALL_PI_SYSTEMD_RUNTIME at a folder of their own to play either case.
 set -euo pipefail
 
 readonly SERVICE_USER=sensory-station
@@ -20,25 +24,30 @@ readonly DEVICE_GROUPS=(gpio audio input)  # input: USB switch interfaces
 readonly MOSQUITTO_DIR=/etc/mosquitto
 readonly UNITS_TO_ENABLE=(
     sensory-station.target
+    sensory-station-jackd.service
     sensory-station-engine.service
     sensory-station-telemetry.service
 )
 # pyo publishes no wheels for ARM, so pip compiles it on the Pi: it needs a compiler,
 # the Python headers and the -dev packages of the audio, MIDI and OSC libraries it links.
-# python3-lgpio (from the Raspberry Pi OS archive) drives the GPIO pins on every Pi model.
 # fonts-dejavu-core has the font the dashboard sets its PDF reports in.
 readonly APT_PACKAGES=(
     python3-venv python3-dev build-essential
     mosquitto mosquitto-clients
     jackd2 libportaudio2 portaudio19-dev libportmidi-dev liblo-dev libsndfile1-dev
     libjack-jackd2-dev
-    python3-lgpio
     fonts-dejavu-core
 )
+# lgpio drives the GPIO pins on every Pi model. Raspberry Pi OS's archive has it as
+# python3-lgpio; plain Debian and Ubuntu do not, and there pip installs it (the [pi] extra).
+readonly GPIO_PACKAGE=python3-lgpio
+# The systemd runtime folder exists only while systemd runs as PID 1 (sd_booted(3)).
+readonly SYSTEMD_RUNTIME="${INSTALL_PI_SYSTEMD_RUNTIME:-/run/systemd/system}"
 
 prefix=/opt/sensory-station
 config_dir=/etc/sensory-station
 unit_dir=/etc/systemd/system
+udev_dir=/etc/udev/rules.d
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dry_run=false
 
@@ -50,6 +59,7 @@ Usage: $(basename "$0") [--dry-run] [--prefix DIR] [--config-dir DIR] [--unit-di
   --prefix DIR      where the virtualenv goes (default: $prefix)
   --config-dir DIR  station configuration (default: $config_dir)
   --unit-dir DIR    systemd unit files (default: $unit_dir)
+  --udev-dir DIR    udev rules (default: $udev_dir)
   --source DIR      the sensory-station source tree (default: $source_dir)
 EOF
 }
@@ -115,6 +125,11 @@ while (($# > 0)); do
             unit_dir=$2
             shift
             ;;
+        --udev-dir)
+            require_value "$@"
+            udev_dir=$2
+            shift
+            ;;
         --source)
             require_value "$@"
             source_dir=$2
@@ -131,6 +146,14 @@ done
 
 readonly venv_dir="$prefix/venv"
 readonly source_fingerprint_file="$prefix/installed-source.sha256"
+# Written before unit files change, removed once systemd has reloaded them: a reload that
+# failed (or was skipped) is tried again by the next run.
+readonly reload_pending_file="$prefix/systemd-reload-pending"
+readonly examples_dir="$prefix/examples/config"
+
+systemd_running() {
+    [[ -d $SYSTEMD_RUNTIME ]]
+}
 
 if [[ $dry_run != true && $EUID -ne 0 ]]; then
     die "must run as root to install packages, users and services: sudo $0 $*"
@@ -157,6 +180,15 @@ for package in "${APT_PACKAGES[@]}"; do
 done
 if ((${#missing_packages[@]} > 0)); then
     run apt-get update
+fi
+if dpkg-query -W -f='${Status}' "$GPIO_PACKAGE" 2>/dev/null | grep -q 'install ok installed'; then
+    already "$GPIO_PACKAGE installed"
+elif [[ -n $(apt-cache policy "$GPIO_PACKAGE" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '(none)') ]]; then
+    missing_packages+=("$GPIO_PACKAGE")
+else
+    printf 'note: %s is not in this system'"'"'s package archive (Raspberry Pi OS has it); pip installs lgpio instead\n' "$GPIO_PACKAGE"
+fi
+if ((${#missing_packages[@]} > 0)); then
     # Non-interactive: jackd2 otherwise stops to ask about real-time priority; the
     # engine's unit grants that itself (LimitRTPRIO).
     run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -215,6 +247,27 @@ else
     run python3 -m venv --system-site-packages "$venv_dir"
 fi
 
+# pip would take pyo's wheel where there is one, or build it without JACK where there is not
+# (pyo's build turns JACK on only when asked): build it from source with JACK, once, before
+# the station, so that the low-latency audio path exists on the Pi. The version range is the
+# one pyproject.toml asks for.
+pyo_requirement="$(grep -o '"pyo[^"]*"' "$source_dir/pyproject.toml" 2>/dev/null | head -1 | tr -d '"')"
+pyo_requirement="${pyo_requirement:-pyo}"
+pyo_has_jack() {
+    "$venv_dir/bin/python" -c 'import sys, pyo; sys.exit(0 if pyo.withJack() else 1)' \
+        >/dev/null 2>&1
+}
+if [[ -x $venv_dir/bin/python ]] && pyo_has_jack; then
+    already "pyo with JACK support installed in $venv_dir"
+else
+    # Compiles pyo against the -dev packages above: several minutes on a Pi.
+    run "$venv_dir/bin/pip" install --no-cache-dir --no-binary pyo \
+        --config-settings=--build-option=--use-jack "$pyo_requirement"
+    if [[ $dry_run != true ]] && ! pyo_has_jack; then
+        die "pyo was built without JACK support although it was asked for; check that libjack-jackd2-dev is installed and run this script again"
+    fi
+fi
+
 # pip reinstalls a source directory on every run, so a fingerprint of the source
 # decides whether there is anything new to install.
 source_fingerprint() {
@@ -238,14 +291,30 @@ fi
 if [[ -n $current_fingerprint && $installed_fingerprint == "$current_fingerprint" ]]; then
     already "station from $source_dir already installed in $venv_dir"
 else
-    # pyo has no ARM wheels: this step compiles it against the -dev packages above,
-    # which takes several minutes on a Pi.
     run "$venv_dir/bin/pip" install --no-cache-dir "${source_dir}[pi]"
     if [[ $dry_run == true ]]; then
         printf 'would: record the source fingerprint in %s\n' "$source_fingerprint_file"
     elif [[ -n $current_fingerprint ]]; then
         printf '%s\n' "$current_fingerprint" >"$source_fingerprint_file"
     fi
+fi
+
+# --- the dashboard's charts (uPlot, from npm, pinned) ---------------------------------------
+
+# Fetched once into the virtualenv, where the dashboard looks for them (`[dashboard]
+# assets_dir = ""`); the dashboard serves the files as they are, so the Pi needs no Node.js
+# at run time, and npm only for this step.
+assets_dir="$venv_dir/share/sensory-station/npm"
+fetch_assets="$source_dir/scripts/fetch-npm-assets.sh"
+if bash "$fetch_assets" --check "$assets_dir" uplot; then
+    already "the dashboard's charts (uPlot) are in $assets_dir"
+else
+    if ! command -v npm >/dev/null; then
+        printf 'npm is needed once, to fetch the dashboard'"'"'s charts (uPlot); nothing uses it at run time\n'
+        ((${#missing_packages[@]} > 0)) || run apt-get update
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
+    fi
+    run bash "$fetch_assets" "$assets_dir" uplot
 fi
 
 # --- configuration (never overwritten) -----------------------------------------------------
@@ -291,6 +360,32 @@ for example_dir in "$source_dir"/config/sound-sets "$source_dir"/config/clients;
 done
 shopt -u nullglob
 
+# The benchmarks measure with the shipped examples, which the copy in $config_dir is not
+# once a therapist has edited it (station/bench/_config.py looks here).
+if [[ -d $examples_dir ]] && diff -r -q "$source_dir/config" "$examples_dir" >/dev/null 2>&1; then
+    already "$examples_dir is up to date"
+else
+    run rm -rf "$examples_dir"
+    run install -d -m 0755 "$(dirname "$examples_dir")"
+    run cp -R "$source_dir/config" "$examples_dir"
+    run chmod -R u=rwX,go=rX "$examples_dir"
+fi
+
+# --- GPIO access ---------------------------------------------------------------------------
+
+# Raspberry Pi OS lets the gpio group use /dev/gpiochip*; plain Debian and Ubuntu leave them
+# to root, and the station (not root) could not read its switches.
+gpio_rule="$udev_dir/60-sensory-station-gpio.rules"
+if [[ -f $gpio_rule ]] && cmp -s "$source_dir/systemd/60-sensory-station-gpio.rules" "$gpio_rule"; then
+    already "$gpio_rule is up to date"
+else
+    run install -D -m 0644 "$source_dir/systemd/60-sensory-station-gpio.rules" "$gpio_rule"
+    if systemd_running; then
+        run udevadm control --reload
+        run udevadm trigger --subsystem-match=gpio
+    fi
+fi
+
 # --- systemd units -------------------------------------------------------------------------
 
 units_changed=false
@@ -300,20 +395,28 @@ for unit in "$source_dir"/systemd/*.service "$source_dir"/systemd/*.target; do
     if [[ -f $installed ]] && cmp -s "$unit" "$installed"; then
         already "$installed is up to date"
     else
+        if [[ $units_changed != true && $dry_run != true ]]; then
+            install -D -m 0644 /dev/null "$reload_pending_file"
+        fi
         run install -D -m 0644 "$unit" "$installed"
         units_changed=true
     fi
 done
 shopt -u nullglob
 
-if [[ $units_changed == true ]]; then
-    run systemctl daemon-reload
+if [[ $units_changed == true || -f $reload_pending_file ]]; then
+    if systemd_running; then
+        run systemctl daemon-reload
+        [[ $dry_run == true ]] || rm -f "$reload_pending_file"
+    else
+        printf 'note: systemd is not running here (a chroot or an image build): the units are installed and enabled, and start on the next boot\n'
+    fi
 else
     already "systemd already has the current units"
 fi
 
 for unit_name in "${UNITS_TO_ENABLE[@]}"; do
-    # All three are WantedBy=multi-user.target, so enabling them makes this link.
+    # Each is WantedBy=multi-user.target, so enabling it makes this link.
     if [[ -L $unit_dir/multi-user.target.wants/$unit_name ]]; then
         already "$unit_name enabled"
     else
@@ -348,7 +451,11 @@ else
     mosquitto_changed=true
 fi
 if [[ $mosquitto_changed == true ]]; then
-    run systemctl restart mosquitto.service
+    if systemd_running; then
+        run systemctl restart mosquitto.service
+    else
+        printf 'note: systemd is not running here: mosquitto reads its new settings when it starts on the next boot\n'
+    fi
 fi
 
 if [[ $dry_run == true ]]; then

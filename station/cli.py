@@ -134,6 +134,14 @@ def _add_dashboard_parser(commands: Any) -> None:
         _add_config_options(action, again=True)
     users = actions.add_parser("users", help="list the users, their roles and clients")
     _add_config_options(users, again=True)
+    copy = actions.add_parser(
+        "copy-database", help="copy all the dashboard's data to another (empty) database",
+        description="Copy every table of the dashboard's database (the SQLite file, or the "
+        "database_url in use) to another, empty database, e.g. a clinic's PostgreSQL. Stop "
+        "the dashboard first; the source is only read. Then set database_url to the target.")
+    copy.add_argument("target_url", metavar="URL",
+                      help="postgresql+psycopg://user:password@host/dbname or sqlite:///path")
+    _add_config_options(copy, again=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -364,6 +372,10 @@ def _run_dashboard(arguments: argparse.Namespace) -> int:
         from station.dashboard.process import DashboardProcess
 
         return DashboardProcess(config).run()
+    if action == "copy-database":
+        from station.dashboard.database_copy import run_copy
+
+        return run_copy(config, arguments.target_url)
     from station.dashboard.users import run_user_action
 
     return run_user_action(config, action, arguments)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -15,22 +16,32 @@ SYSTEMD_DIR = REPO_ROOT / "systemd"
 CONFIG_DIR = REPO_ROOT / "config"
 UNITS_TO_ENABLE = {
     "sensory-station.target",
+    "sensory-station-jackd.service",
     "sensory-station-engine.service",
     "sensory-station-telemetry.service",
 }
 
 
-def run_installer(*arguments: str) -> subprocess.CompletedProcess[str]:
+# The script asks whether systemd runs by looking for its runtime folder; these stand in for
+# a booted Pi (a folder that exists) and a chroot (one that does not).
+SYSTEMD_BOOTED = Path(__file__).resolve().parent
+NO_SYSTEMD = SYSTEMD_BOOTED / "no-such-folder"
+
+
+def run_installer(*arguments: str, systemd: Path = SYSTEMD_BOOTED
+                  ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(INSTALL_SCRIPT), *arguments],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, "INSTALL_PI_SYSTEMD_RUNTIME": str(systemd)},
     )
 
 
-def dry_run_into(root: Path) -> subprocess.CompletedProcess[str]:
+def dry_run_into(root: Path, systemd: Path = SYSTEMD_BOOTED
+                 ) -> subprocess.CompletedProcess[str]:
     return run_installer(
         "--dry-run",
         "--prefix",
@@ -39,6 +50,9 @@ def dry_run_into(root: Path) -> subprocess.CompletedProcess[str]:
         str(root / "etc"),
         "--unit-dir",
         str(root / "units"),
+        "--udev-dir",
+        str(root / "udev"),
+        systemd=systemd,
     )
 
 
@@ -136,8 +150,75 @@ def test_dry_run_would_build_a_venv_that_sees_debian_packages(tmp_path: Path) ->
 
     assert ["python3", "-m", "venv", "--system-site-packages", venv] in commands
     pip_installs = [c for c in commands if c[0] == f"{venv}/bin/pip" and c[1] == "install"]
-    assert len(pip_installs) == 1
-    assert pip_installs[0][-1] == f"{REPO_ROOT}[pi]"
+    assert len(pip_installs) == 2
+    assert pip_installs[-1][-1] == f"{REPO_ROOT}[pi]"
+
+
+def test_pyo_is_built_with_jack_before_the_station(tmp_path: Path) -> None:
+    """pip alone takes a wheel, or builds pyo without JACK: the low-latency path would be
+    missing on a Pi. The range is the one pyproject.toml asks for."""
+    commands = planned_commands(dry_run_into(tmp_path).stdout)
+    venv = str(tmp_path / "opt" / "venv")
+    pip_installs = [c for c in commands if c[0] == f"{venv}/bin/pip" and c[1] == "install"]
+
+    pyo_build = pip_installs[0]
+    assert pyo_build[-1].startswith("pyo")
+    assert pyo_build[-1] in (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert {"--no-binary", "--config-settings=--build-option=--use-jack"} <= set(pyo_build)
+    assert pyo_build[pyo_build.index("--no-binary") + 1] == "pyo"
+
+
+def test_gpio_devices_are_given_to_the_gpio_group(tmp_path: Path) -> None:
+    commands = planned_commands(dry_run_into(tmp_path).stdout)
+
+    assert installs_into(commands, tmp_path / "udev") == {"60-sensory-station-gpio.rules"}
+    assert ["udevadm", "trigger", "--subsystem-match=gpio"] in commands
+    rule = (SYSTEMD_DIR / "60-sensory-station-gpio.rules").read_text(encoding="utf-8")
+    assert 'KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in rule
+
+
+def test_without_systemd_units_are_enabled_but_nothing_is_started(tmp_path: Path) -> None:
+    """In a chroot or an image build: systemctl enable works on the files, a reload or a
+    restart would abort the script."""
+    result = dry_run_into(tmp_path, systemd=NO_SYSTEMD)
+    commands = planned_commands(result.stdout)
+
+    assert result.returncode == 0, result.stderr
+    assert enabled_units(commands) == UNITS_TO_ENABLE
+    assert not [c for c in commands if c[0] == "udevadm"
+                or (c[0] == "systemctl" and c[1] != "enable")]
+    assert ("note: systemd is not running here (a chroot or an image build): the units are "
+            "installed and enabled, and start on the next boot") in result.stdout
+
+
+def test_a_reload_that_did_not_happen_is_done_by_the_next_run(tmp_path: Path) -> None:
+    units = tmp_path / "units"
+    units.mkdir()
+    for name in unit_files_in_repo():
+        shutil.copy(SYSTEMD_DIR / name, units / name)
+    (tmp_path / "opt").mkdir()
+    (tmp_path / "opt" / "systemd-reload-pending").touch()
+
+    commands = planned_commands(dry_run_into(tmp_path).stdout)
+
+    assert installs_into(commands, units) == set()
+    assert ["systemctl", "daemon-reload"] in commands
+
+
+@pytest.mark.skipif(
+    "Candidate:" in subprocess.run(["apt-cache", "policy", "python3-lgpio"],
+                                   capture_output=True, text=True, check=False).stdout,
+    reason="this system's archive has python3-lgpio")
+def test_an_archive_without_python3_lgpio_leaves_lgpio_to_pip(tmp_path: Path) -> None:
+    result = dry_run_into(tmp_path)
+    apt_installs = [c for c in planned_commands(result.stdout) if "apt-get" in c]
+
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in apt_installs if "python3-lgpio" in c]
+    assert ("note: python3-lgpio is not in this system's package archive (Raspberry Pi OS has "
+            "it); pip installs lgpio instead") in result.stdout
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"lgpio>=0.2; platform_machine == \'aarch64\'' in pyproject
 
 
 def test_dry_run_would_copy_the_example_config(tmp_path: Path) -> None:
@@ -146,7 +227,8 @@ def test_dry_run_would_copy_the_example_config(tmp_path: Path) -> None:
 
     expected_files = {p.name for p in CONFIG_DIR.glob("*.toml")}
     assert installs_into(commands, config_dir) == expected_files
-    copied_dirs = {Path(c[-1]).name for c in commands if c[:2] == ["cp", "-R"]}
+    copied_dirs = {Path(c[-1]).name for c in commands
+                   if c[:2] == ["cp", "-R"] and Path(c[-1]).parent == config_dir}
     assert copied_dirs == {d for d in ("sound-sets", "clients") if (CONFIG_DIR / d).is_dir()}
     data_dir_edits = [c for c in commands if c[0] == "sed"]
     assert [c[-1] for c in data_dir_edits] == [str(config_dir / "dashboard.toml"),
@@ -231,6 +313,8 @@ def test_units_run_what_the_installer_installs() -> None:
     )
 
     for unit in SYSTEMD_DIR.glob("*.service"):
+        if unit.name == "sensory-station-jackd.service":
+            continue  # Debian's jackd, not the station
         exec_lines = [
             line.removeprefix("ExecStart=").split()
             for line in unit.read_text(encoding="utf-8").splitlines()
@@ -258,3 +342,45 @@ def test_option_without_value_is_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "--unit-dir needs a directory argument" in result.stderr
+
+
+def test_dry_run_fetches_the_dashboards_charts_and_installs_npm_only_when_missing(
+    tmp_path: Path,
+) -> None:
+    assets = tmp_path / "opt" / "venv" / "share" / "sensory-station" / "npm"
+    fetch = [["bash", str(REPO_ROOT / "scripts" / "fetch-npm-assets.sh"), str(assets), "uplot"]]
+    with_npm = dry_run_into(tmp_path)
+    assert [c for c in planned_commands(with_npm.stdout) if "fetch-npm-assets.sh" in " ".join(
+        c)] == fetch
+    assert not [c for c in planned_commands(with_npm.stdout) if "npm" in c]
+
+    # Every command the script uses, but no npm.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+        for program in Path(folder).iterdir() if Path(folder).is_dir() else ():
+            if program.name != "npm" and not (bin_dir / program.name).exists():
+                (bin_dir / program.name).symlink_to(program)
+    without_npm = subprocess.run(
+        ["bash", str(INSTALL_SCRIPT), "--dry-run", "--prefix", str(tmp_path / "opt"),
+         "--config-dir", str(tmp_path / "etc"), "--unit-dir", str(tmp_path / "units")],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)})
+    assert without_npm.returncode == 0, without_npm.stderr
+    assert "npm is needed once, to fetch the dashboard's charts (uPlot); nothing uses it at " \
+        "run time" in without_npm.stdout
+    commands = planned_commands(without_npm.stdout)
+    [npm_install] = [c for c in commands if c[-1:] == ["npm"]]
+    assert npm_install[:2] == ["env", "DEBIAN_FRONTEND=noninteractive"]
+    assert commands.index(npm_install) < commands.index(fetch[0])
+
+    # Fetched already (as the script checks them): nothing to do, no npm needed.
+    target = assets / "uplot-1.6.32"
+    target.mkdir(parents=True)
+    pinned = (REPO_ROOT / "scripts" / "fetch-npm-assets.sh").read_text(encoding="utf-8")
+    (target / ".integrity").write_text(
+        pinned.split('"uplot 1.6.32 ')[1].split('"')[0] + "\n", encoding="utf-8")
+    again = dry_run_into(tmp_path)
+    assert f"ok: the dashboard's charts (uPlot) are in {assets}" in again.stdout
+    assert not [c for c in planned_commands(again.stdout) if "fetch-npm-assets.sh" in " ".join(
+        c)]

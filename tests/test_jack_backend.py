@@ -360,3 +360,30 @@ def test_a_recording_goes_on_in_a_new_part_after_the_audio_device_comes_back(
     # Each part holds the press played while it was being recorded.
     assert _loudest_sample(first_part) > 1e-3, "the press before the loss was recorded"
     assert _loudest_sample(second_part) > 1e-3, "the press after the loss was recorded"
+
+
+def test_auto_passes_over_a_running_jack_server_that_this_pyo_cannot_play_on(
+    jack_server: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pip builds pyo without JACK unless asked: the station then says so and plays through
+    PortAudio (here: no sound card, so the paced null backend) instead of failing to start."""
+    from station.config import AudioSection
+    from station.errors import AudioError
+    from station.sound.server import choose_backend
+
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
+    with caplog.at_level("WARNING", logger="station.sound.server"):
+        assert choose_backend(AudioSection(backend="auto"), pyo_has_jack=True) == "jack"
+        assert caplog.messages == []
+        assert choose_backend(AudioSection(backend="auto"), pyo_has_jack=False) in (
+            "portaudio", "null")
+    assert caplog.messages == [
+        "audio: a JACK server is running, but this pyo was built without JACK support, so it "
+        "cannot play on the JACK server; rebuild it with JACK (scripts/install-pi.sh does); "
+        "trying PortAudio instead"]
+    with pytest.raises(AudioError) as refused:
+        choose_backend(AudioSection(backend="jack"), pyo_has_jack=False)
+    assert str(refused.value) == (
+        'audio.backend = "jack": this pyo was built without JACK support, so it cannot play '
+        'on the JACK server; rebuild it with JACK (scripts/install-pi.sh does), or set '
+        'audio.backend to "auto" to play through PortAudio')

@@ -27,6 +27,7 @@ SYSTEMD_DIR = REPO_ROOT / "systemd"
 ENGINE_UNIT = SYSTEMD_DIR / "sensory-station-engine.service"
 TELEMETRY_UNIT = SYSTEMD_DIR / "sensory-station-telemetry.service"
 DASHBOARD_UNIT = SYSTEMD_DIR / "sensory-dashboard.service"
+JACKD_UNIT = SYSTEMD_DIR / "sensory-station-jackd.service"
 STATION_TARGET = SYSTEMD_DIR / "sensory-station.target"
 MOSQUITTO_SNIPPET = SYSTEMD_DIR / "mosquitto-sensory-station.conf"
 MOSQUITTO_ACL = SYSTEMD_DIR / "mosquitto-sensory-station.acl"
@@ -82,12 +83,38 @@ def station_unit_files() -> list[Path]:
 # --- directives ----------------------------------------------------------------------------
 
 
-def test_the_three_services_exist() -> None:
+def test_the_four_services_exist() -> None:
     assert [path.name for path in station_service_files()] == [
         DASHBOARD_UNIT.name,
         ENGINE_UNIT.name,
+        JACKD_UNIT.name,
         TELEMETRY_UNIT.name,
     ]
+
+
+def test_jack_runs_on_the_sound_device_for_the_engine() -> None:
+    """The audio path the latency benchmark measures: JACK at 48 kHz, small periods, real
+    time, as the engine's own user (a JACK server serves its own user's clients)."""
+    unit = parse_unit(JACKD_UNIT)
+    assert single_value(unit, "Service", "User") == single_value(
+        parse_unit(ENGINE_UNIT), "Service", "User")
+    assert "audio" in words(unit, "Service", "SupplementaryGroups")
+    defaults = dict(item.split("=", 1) for item in words(unit, "Service", "Environment"))
+    assert defaults["JACK_RATE"] == "48000"
+    assert defaults["JACK_PERIOD"] in {"64", "128"}
+    assert defaults["JACK_NO_AUDIO_RESERVATION"] == "1"
+    assert single_value(unit, "Service", "EnvironmentFile") == "-/etc/sensory-station/jackd.env"
+    command = single_value(unit, "Service", "ExecStart").split()
+    assert command[:2] == ["/usr/bin/jackd", "--realtime"]
+    assert command[command.index("-d"):command.index("-d") + 2] == ["-d", "alsa"]
+    assert {"-P", "${JACK_DEVICE}", "${JACK_PERIOD}", "${JACK_RATE}"} <= set(command)
+    assert single_value(unit, "Service", "LimitRTPRIO") == "95"
+    assert "sensory-station.target" in words(unit, "Unit", "PartOf")
+    engine = parse_unit(ENGINE_UNIT)
+    assert JACKD_UNIT.name in words(engine, "Unit", "After")
+    # Wants, not Requires: a room whose card JACK cannot open still plays through PortAudio.
+    assert JACKD_UNIT.name in words(engine, "Unit", "Wants")
+    assert "Requires" not in engine["Unit"]
 
 
 @pytest.mark.parametrize("unit_path", [ENGINE_UNIT, TELEMETRY_UNIT], ids=lambda p: p.stem)
@@ -165,6 +192,11 @@ def test_engine_waits_for_sound_but_not_for_the_network() -> None:
     assert "sound.target" in words(unit, "Unit", "After")
     assert "network-online.target" not in words(unit, "Unit", "After")
     assert "network-online.target" not in words(unit, "Unit", "Wants")
+
+
+def test_the_engine_comes_before_the_agent_on_a_busy_pi() -> None:
+    assert int(single_value(parse_unit(ENGINE_UNIT), "Service", "Nice")) < 0
+    assert int(single_value(parse_unit(TELEMETRY_UNIT), "Service", "Nice")) > 0
 
 
 def test_telemetry_has_no_device_groups() -> None:
@@ -269,7 +301,8 @@ def test_systemd_analyze_verify_accepts_the_units(
 ) -> None:
     skip_unless_verify_works_here(tmp_path)
     assert [p.read_text().count("ExecStart=" + true_executable()) for p in verifiable_units] == [
-        1 if p.suffix == ".service" else 0 for p in verifiable_units
+        1 if p.suffix == ".service" and p.name != JACKD_UNIT.name else 0
+        for p in verifiable_units
     ], "ExecStart was not rewritten; did the install path in the units change?"
 
     result = run_verify(verifiable_units)

@@ -38,6 +38,7 @@ class PortListener:
         self.xruns = 0
         # The JACK frame (the server's estimate) of each xrun and of each press.
         self.xrun_frames: list[int] = []
+        self.xrun_times_ns: list[int] = []  # CLOCK_MONOTONIC, to tell who was running
         self.press_frames: list[int] = []
         self.peak = 0.0
         self.armed_at: int | None = None
@@ -53,6 +54,7 @@ class PortListener:
     def _xrun(self, delay_microseconds: float) -> None:
         self.xruns += 1
         self.xrun_frames.append(self.client.frame_time)
+        self.xrun_times_ns.append(time.monotonic_ns())
 
     def _process(self, frames: int) -> None:
         start = self.client.last_frame_time
@@ -124,11 +126,16 @@ class PortListener:
         return near
 
     def wait_for_port(self, name: str, timeout: float) -> None:
+        import jack
+
         waited = threading.Event()
         for _ in range(int(timeout * 10)):
             if self.client.get_ports(name):
-                self.client.connect(name, self.port)
-                return
+                try:
+                    self.client.connect(name, self.port)
+                    return
+                except jack.JackError:
+                    pass  # registered, its client not activated yet: try again
             waited.wait(0.1)
         raise RuntimeError(f"JACK port {name} did not appear within {timeout} s")
 

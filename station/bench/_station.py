@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
+from station.bench._config import copy_config, shipped_config
 
 
 def free_port() -> int:
@@ -65,7 +65,7 @@ def station_file(folder: Path, port: int) -> Path:
 
     import tomli_w
 
-    shutil.copytree(SHIPPED_CONFIG, folder / "config")
+    copy_config(shipped_config(), folder / "config")
     path = folder / "config" / "station.toml"
     data = tomllib.loads(path.read_text())
     data["station"]["data_dir"] = str(folder / "data")

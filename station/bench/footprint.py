@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-SHIPPED_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
+from station.bench._config import copy_config, shipped_config
+
 COLLECTION_LINE = re.compile(
     r"(\d+) long-lived objects frozen; a full collection took ([\d.]+) ms, now ([\d.]+) ms"
 )
@@ -28,8 +28,8 @@ COLLECTION_LINE = re.compile(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=3, help="engine starts to time (default 3)")
-    parser.add_argument("--config", type=Path, default=SHIPPED_CONFIG / "station.toml",
-                        help="station file whose folder is copied (default: the shipped one)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="station file whose folder is copied (default: the shipped example)")
 
 
 def _rss_megabytes(pid: int) -> float:
@@ -70,8 +70,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / "config"
-        shutil.copytree(arguments.config.parent, copy)
-        station = copy / arguments.config.name
+        config = arguments.config or shipped_config() / "station.toml"
+        copy_config(config.parent, copy)
+        station = copy / config.name
         text = station.read_text()
         data_dir = tomllib.loads(text)["station"].get("data_dir", "../data")
         station.write_text(text.replace(f'data_dir = "{data_dir}"',

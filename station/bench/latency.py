@@ -24,7 +24,11 @@ engine delivers them to the broker meanwhile (issue 5: the engine's p99 must not
 
 xruns are reported with where they fell: how many within 10 ms after a press (the press path's
 doing, if any) and, for comparison, how many jackd had with only the listener attached for as
-long as the reference was measured (the machine's own).
+long as the reference was measured (the machine's own), and, for each program measured,
+`xruns_while_running_most`: each xrun put down to the process that ran the most in the 10 ms
+before it (`program`, `jackd`, `broker`, `agent`, `benchmark`, or `idle` when none of them ran
+much: the machine's other work), from a watcher process (station/bench/_cpu.py). The broker
+and the agent run at nice 10, as the telemetry unit runs the agent.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import socket
 import statistics
 import subprocess
@@ -41,10 +44,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from station.bench._config import copy_config, shipped_config
+from station.bench._cpu import CpuWatch, attribute
 from station.bench._jack import (
     PERIOD,
     RATE,
@@ -52,8 +57,8 @@ from station.bench._jack import (
     idle_xruns,
     start_jackd,
 )
-
-SHIPPED_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
+from station.bench._peers import missing_programs
+from station.errors import StationError
 
 PROBE_SOUND_SET = """
 [sound_set]
@@ -74,6 +79,7 @@ BACKGROUND_CHOICES = (0, 4, 8, 12, 16)
 # Latched background inputs need no holding (a held one would trip the stuck-switch guard).
 BENCH_CLIENT = "C-B3NC"
 BACKGROUND_SETTLE_SECONDS = 3.0
+PEERS = ("pd", "scsynth")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="voices held sounding beside the probe while the station is "
                         "measured: drones first (two voices each), then pad seventh chords "
                         "(four each) (default 16, the issue's condition)")
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=None, metavar="PEER",
+                        help="also measure what a user would pick instead, in the same run and "
+                        "the same way: pd (Pure Data, with -callback, through pdsend) and/or "
+                        "scsynth (SuperCollider's server, through OSC /s_new); --peers alone "
+                        "means both")
 
 
 class TelemetryLoad:
@@ -156,7 +167,7 @@ def _station_config(folder: Path, background_voices: int) -> tuple[Path, str, li
     import tomli_w
 
     copy = folder / "config"
-    shutil.copytree(SHIPPED_CONFIG, copy)
+    copy_config(shipped_config(), copy)
     sound_set = tomllib.loads(PROBE_SOUND_SET)
     sound_set["slots"] += _background_slots(background_voices)
     (copy / "sound-sets" / "latency-probe.toml").write_text(tomli_w.dumps(sound_set))
@@ -188,19 +199,24 @@ def _measure(
     command: list[str], port: str, press: str, release: str, server: str,
     arguments: argparse.Namespace, ready_line: str | None,
     background: Sequence[str] = (), background_voices: int = 0,
+    watched: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Press and release `arguments.presses` times (after the warm-up) through the program's
-    stdin; `background` lines are sent first, to start the voices that sound meanwhile."""
+    stdin; `background` lines are sent first, to start the voices that sound meanwhile.
+    `watched`: the other processes (by name) whose running is compared when an xrun falls;
+    the program itself is ``program``, the benchmark ``benchmark``."""
     # The program's log, kept to say why it stopped if it does.
-    with tempfile.TemporaryFile("w+") as log_file:
+    with tempfile.TemporaryFile("w+") as log_file, tempfile.TemporaryDirectory() as scratch:
+        cpu = CpuWatch(Path(scratch) / "cpu-samples", {**(watched or {}),
+                                                       "benchmark": os.getpid()})
         return _measure_logged(log_file, command, port, press, release, server, arguments,
-                               ready_line, background, background_voices)
+                               ready_line, background, background_voices, cpu)
 
 
 def _measure_logged(
     log_file: IO[str], command: list[str], port: str, press: str, release: str, server: str,
     arguments: argparse.Namespace, ready_line: str | None, background: Sequence[str],
-    background_voices: int,
+    background_voices: int, cpu: CpuWatch,
 ) -> dict[str, Any]:
     program = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
@@ -208,6 +224,8 @@ def _measure_logged(
     )
     assert program.stdin is not None and program.stdout is not None
     listener = PortListener(server)
+    cpu.start(program.pid)
+    measured_since_ns = time.monotonic_ns()
     latencies: list[int] = []
     missed = 0
     jitter = random.Random(1)
@@ -234,6 +252,7 @@ def _measure_logged(
                 missed = 0
                 xruns_before = listener.xruns
                 measured_from = listener.client.frame_time
+                measured_since_ns = time.monotonic_ns()
                 started = time.monotonic()
             if not listener.quiet.wait(5):
                 raise RuntimeError(f"{port} did not fall silent between presses")
@@ -261,6 +280,7 @@ def _measure_logged(
         ) from error
     finally:
         listener.close()
+        names, samples = cpu.stop()
         program.terminate()
         try:
             program.communicate(timeout=20)
@@ -281,6 +301,8 @@ def _measure_logged(
         "xruns": xruns,
         "dropouts": dropouts,
         "xruns_within_10_ms_after_a_press": xruns_near_presses,
+        "xruns_while_running_most": attribute(
+            [at for at in listener.xrun_times_ns if at >= measured_since_ns], names, samples),
         "seconds": round(seconds, 1),
         "background_voices": background_voices,
         "background_peak": round(background_peak, 7),
@@ -288,7 +310,33 @@ def _measure_logged(
     }
 
 
+# The telemetry unit's Nice=: the agent (and here the broker) give way to the engine.
+BESIDE_NICE = 10
+
+
+def _measure_peers(names: Sequence[str], folder: Path, server: str,
+                   arguments: argparse.Namespace, jackd: int) -> dict[str, Any]:
+    """Each peer playing the reference's hi-hat, pressed the same way, one after the other."""
+    from station.bench._peers import pd_peer, scsynth_peer
+
+    missing = missing_programs(names)
+    if missing:
+        raise StationError(f"--peers needs the Debian packages {', '.join(missing)}: "
+                           f"apt-get install {' '.join(missing)}")
+    peers = {"pd": lambda: pd_peer(folder, _free_port()),
+             "scsynth": lambda: scsynth_peer(_free_port())}
+    measured = {}
+    for name in names:
+        peer = peers[name]()
+        measured[name] = _measure(peer.command, peer.port, peer.press, peer.release, server,
+                                  arguments, peer.ready_line, watched={"jackd": jackd})
+    return measured
+
+
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    # --peers absent: None; alone: [] (both); with names: those.
+    peer_names = [] if arguments.peers is None else [
+        name for name in PEERS if name in (arguments.peers or PEERS)]
     server = f"bench-{uuid.uuid4().hex[:8]}"
     jackd = start_jackd(server, arguments.realtime)
     try:
@@ -302,13 +350,17 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             reference = _measure(
                 [sys.executable, "-m", "station.bench._reference_synth"],
                 "latency-reference:output_1", "press", "release", server, arguments, "ready",
+                watched={"jackd": jackd.pid},
             )
             idle = idle_xruns(server, reference["seconds"])
+            peers = _measure_peers(peer_names, Path(folder), server, arguments, jackd.pid)
             # The engine runs as systemd runs it on a Pi, beside the broker and the telemetry
             # agent; `station run` would add its supervisor's stdin relay to every press.
+            # Their priorities are the units': the agent and the broker yield to the engine.
             beside = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "station", role, "--config", str(station)],
+                    ["nice", "-n", str(BESIDE_NICE), sys.executable, "-m", "station", role,
+                     "--config", str(station)],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -328,6 +380,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                     # held throughout would trip the stuck-switch guard after 30 s).
                     [f"{edge} {name}" for name in background for edge in ("press", "release")],
                     arguments.background_voices,
+                    watched={"jackd": jackd.pid, "broker": beside[0].pid,
+                             "agent": beside[1].pid},
                 )
                 if load is not None:
                     from station.telemetry.eventlog import DeliveryCursor
@@ -350,7 +404,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     finally:
         jackd.terminate()
         jackd.wait(10)
-    return {
+    report: dict[str, Any] = {
         "jack": {"driver": "dummy", "sample_rate": RATE, "period_frames": PERIOD},
         "station": measured,
         "reference": reference,
@@ -361,3 +415,11 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "caveat": "a 2-core machine shared with other work"
         + ("" if arguments.realtime else "; jackd without real-time priority"),
     }
+    if peers:
+        best = min(peers, key=lambda name: peers[name]["p99_ms"])
+        report["peers"] = peers
+        report["best_peer"] = best
+        report["station_p99_over_best_peer_p99"] = round(
+            measured["p99_ms"] / peers[best]["p99_ms"], 3)
+        report["goals"]["station_p99_over_best_peer_p99"] = 1.0
+    return report

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,16 @@ from station.config.schema import Schema
 
 DATABASE_PREFIXES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
 DEFAULT_PORT = 8080
+SOURCE_ASSETS_DIR = Path(__file__).resolve().parents[2] / "build" / "npm"
+"""Where ``scripts/fetch-npm-assets.sh`` puts the npm packages in a source checkout."""
+INSTALLED_ASSETS_DIR = Path(sys.prefix) / "share" / "sensory-station" / "npm"
+"""Where ``scripts/install-pi.sh`` puts them: inside the virtualenv the station runs from."""
+
+
+def default_assets_dir() -> Path:
+    """``assets_dir = ""``: the source checkout's build/npm when there is one (development,
+    tests), else the installed virtualenv's folder."""
+    return SOURCE_ASSETS_DIR if SOURCE_ASSETS_DIR.is_dir() else INSTALLED_ASSETS_DIR
 
 
 class DashboardSection(Schema):
@@ -54,6 +65,10 @@ class DashboardSection(Schema):
     # HTTPS served by the dashboard itself: a certificate and its key (both or neither).
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    # The folder scripts/fetch-npm-assets.sh fetched the charts library (uPlot) into;
+    # "" is build/npm of a source checkout, else <virtualenv>/share/sensory-station/npm
+    # (where install-pi.sh puts it). Without it the pages show tables and no charts.
+    assets_dir: str = ""
 
 
 class StationDashboardSection(DashboardSection):
@@ -132,6 +147,8 @@ class DashboardConfig:
     broker: BrokerSettings
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    assets_dir: Path = field(default_factory=default_assets_dir)
+    """The npm packages' folder (``uplot-<version>/`` in it)."""
     started_by_station: bool = False
     """A station file whose ``[dashboard]`` says ``enabled = true``."""
 
@@ -155,6 +172,7 @@ def resolve(
         login_window_minutes=section.login_window_minutes,
         session_hours=section.session_hours, broker=broker,
         tls_cert_file=file(section.tls_cert_file), tls_key_file=file(section.tls_key_file),
+        assets_dir=file(section.assets_dir) or default_assets_dir(),
         started_by_station=started_by_station,
     )
 
@@ -190,6 +208,14 @@ def check_dashboard_section(
     if bool(section.tls_cert_file) != bool(section.tls_key_file):
         problems.append(Problem(path, f"{table}.tls_cert_file and {table}.tls_key_file",
                                 "give both or neither"))
+    assets = section.assets_dir
+    if assets and not (path.parent / Path(assets).expanduser()).is_dir():
+        problems.append(Problem(
+            path, f"{table}.assets_dir",
+            f"folder not found: {assets!r} (relative to {path.parent}); fetch the charts into "
+            f"it with scripts/fetch-npm-assets.sh {assets} uplot, or use \"\" for where "
+            "install-pi.sh puts them",
+        ))
 
 
 def check_files(

@@ -111,7 +111,7 @@ class DashboardProcess:
                                  config.login_window_minutes * 60),
             hub=self.hub, session_idle_s=config.session_hours * 3600,
             broker=f"{broker.host}:{broker.port}", ingest_status=self._ingest_status,
-            database_problem=lambda: self._database_problem)
+            database_problem=lambda: self._database_problem, assets_dir=config.assets_dir)
         self.server = _Server(uvicorn.Config(
             create_app(self.context), host=config.listen, port=config.port, log_config=None,
             access_log=False, lifespan="off", proxy_headers=True,

@@ -85,12 +85,29 @@ def _portaudio_output(device_name: str) -> int | None:
     return None
 
 
-def choose_backend(audio: AudioSection) -> str:
-    """The backend to use for `audio.backend` (``auto`` resolves to the first that works)."""
+# pip builds pyo from source where it has no wheel (a Pi) and turns JACK on only when asked
+# (scripts/install-pi.sh asks); such a pyo cannot play on a running JACK server.
+NO_JACK_IN_PYO = ("this pyo was built without JACK support, so it cannot play on the JACK "
+                  "server; rebuild it with JACK (scripts/install-pi.sh does)")
+
+
+def choose_backend(audio: AudioSection, pyo_has_jack: bool | None = None) -> str:
+    """The backend to use for `audio.backend` (``auto`` resolves to the first that works).
+
+    `pyo_has_jack`: whether the pyo in use was built with JACK (default: ask pyo).
+    """
+    if pyo_has_jack is None:
+        pyo_has_jack = bool(pyo.withJack())
+    if audio.backend == "jack" and not pyo_has_jack:
+        raise AudioError(f"audio.backend = \"jack\": {NO_JACK_IN_PYO}, or set audio.backend "
+                         "to \"auto\" to play through PortAudio")
     if audio.backend != "auto":
         return audio.backend
     if jack_server_running():
-        return "jack"
+        if pyo_has_jack:
+            return "jack"
+        log.warning("audio: a JACK server is running, but %s; trying PortAudio instead",
+                    NO_JACK_IN_PYO)
     if portaudio_output(audio.output_device) is not None:
         return "portaudio"
     return "null"

@@ -87,13 +87,18 @@ def test_a_station_file_takes_its_broker_and_the_dashboards_own_login(
     pytest.param('tls_cert_file = ""', 'tls_cert_file = "certs/dashboard.crt"',
                  "dashboard.tls_cert_file: file not found: 'certs/dashboard.crt' (relative to "
                  "{folder})", id="certificate"),
+    pytest.param('assets_dir = ""', 'assets_dir = "npm"',
+                 "dashboard.assets_dir: folder not found: 'npm' (relative to {folder}); fetch "
+                 "the charts into it with scripts/fetch-npm-assets.sh npm uplot, or use \"\" "
+                 "for where install-pi.sh puts them", id="assets"),
     pytest.param('protocol = "5"', 'protocol = "4"',
                  "mqtt.protocol: '4' is not allowed; allowed: 5, 3.1.1", id="protocol"),
     pytest.param("session_hours = 12", "session_hourz = 12",
                  "dashboard.session_hourz: unknown key; did you mean 'session_hours'? (allowed: "
                  "listen, port, database_url, secret_key_file, retention_days, "
                  "login_attempts_per_account, login_attempts_per_address, "
-                 "login_window_minutes, session_hours, tls_cert_file, tls_key_file, data_dir)",
+                 "login_window_minutes, session_hours, tls_cert_file, tls_key_file, assets_dir, "
+                 "data_dir)",
                  id="unknown-key"),
 ])
 def test_a_dashboard_file_problem_names_file_key_value_and_what_is_allowed(

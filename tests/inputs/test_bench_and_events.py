@@ -50,9 +50,14 @@ def test_bench_inputs_times_every_edge_and_records_every_note() -> None:
     bench_inputs.add_arguments(parser)
     arguments = parser.parse_args(["--edges", "400", "--pace-us", "0", "--config", str(SHIPPED)])
     result = bench_inputs.run(arguments)
-    for run in ("notes", "notes_back_to_back", "inputs_only", "bounce"):
+    for run in ("reference", "notes", "notes_back_to_back", "inputs_only", "bounce"):
         assert result[run]["edges"] == 400
         assert 0 < result[run]["p50_us"] <= result[run]["p99_us"] <= result[run]["max_us"]
+    # The station's press path does more than the bare reference (filter, LED, event log).
+    assert result["notes"]["p50_us"] > result["reference"]["p50_us"]
+    assert result["notes"]["p99_over_reference_p99"] == round(
+        result["notes"]["p99_us"] / result["reference"]["p99_us"], 2)
+    assert result["goal_met"] == (result["notes"]["p99_over_reference_p99"] <= 1.5)
     # Two note runs of 400 timed and 1000 warm-up edges each, one event per edge, plus the
     # session start and the bounce run's opening press (its release is inside the window).
     assert result["events_recorded"] == 2 * 1400 + 2

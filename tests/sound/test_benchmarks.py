@@ -4,9 +4,14 @@ are not measurements, the reports' content is what is checked)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
+
+from tests.conftest import SHIPPED_CONFIG
 
 
 def bench(*arguments: str) -> dict[str, Any]:
@@ -28,6 +33,11 @@ def test_latency_hears_every_press_over_sixteen_sounding_voices() -> None:
         assert measured["heard"] == 12 and measured["missed"] == 0
         assert 0 <= measured["min_ms"] <= measured["p50_ms"] <= measured["p99_ms"]
         assert 0 <= measured["dropouts"] <= measured["xruns"]
+        blamed = measured["xruns_while_running_most"]
+        assert set(blamed) <= {"program", "jackd", "broker", "agent", "benchmark", "idle",
+                               "unknown"}
+        # Both counts start at the end of the warm-up (a JACK thread may add one meanwhile).
+        assert abs(sum(blamed.values()) - measured["xruns"]) <= 1
     assert report["jackd_with_only_the_listener"]["xruns"] >= 0
 
 
@@ -39,3 +49,74 @@ def test_footprint_reports_the_engine_freezing_its_long_lived_objects() -> None:
     assert collection["objects_frozen"] > 10_000
     assert collection["before_freezing"] > 0
     assert report["rss_megabytes"] > 0
+
+
+def test_an_installed_station_without_its_examples_is_told_where_they_were_looked_for(
+    tmp_path: Path,
+) -> None:
+    """Outside a source checkout the examples come from the install (or STATION_EXAMPLES)."""
+    missing = tmp_path / "no-examples"
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "bench", "footprint", "--runs", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "STATION_EXAMPLES": str(missing)},
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"station: the benchmarks measure with the shipped example configuration, which is "
+        f"not at {missing}; run them from a source checkout, install with "
+        "scripts/install-pi.sh, or name the folder with STATION_EXAMPLES=/path/to/config")
+
+
+def test_a_configuration_that_cannot_be_copied_is_a_sentence(tmp_path: Path) -> None:
+    """A file the benchmark may not read (a named pipe stands in: root reads every file)."""
+    folder = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG, folder)
+    os.mkfifo(folder / "clients" / "C-PIPE.toml")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "bench", "footprint", "--runs", "1",
+         "--config", str(folder / "station.toml")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"station: {folder / 'clients' / 'C-PIPE.toml'} cannot be "
+                                    "read (")
+    assert "run the benchmark as a user who may read the station's configuration" \
+        in result.stderr
+
+
+def test_latency_measures_pd_and_scsynth_the_same_way() -> None:
+    """The peers a user would pick instead each hear every press at their own JACK port: Pd
+    through pdsend, scsynth through the OSC glue with the SynthDef encoded here."""
+    report = bench("latency", "--presses", "8", "--warm-up", "2", "--background-voices", "0",
+                   "--peers")
+    assert set(report["peers"]) == {"pd", "scsynth"}
+    for measured in report["peers"].values():
+        assert measured["heard"] == 8 and measured["missed"] == 0
+        assert 0 <= measured["min_ms"] <= measured["p50_ms"] <= measured["p99_ms"]
+    best = report["best_peer"]
+    assert report["peers"][best]["p99_ms"] == min(
+        measured["p99_ms"] for measured in report["peers"].values())
+    assert report["station_p99_over_best_peer_p99"] == round(
+        report["station"]["p99_ms"] / report["peers"][best]["p99_ms"], 3)
+
+
+def test_an_xrun_is_put_down_to_the_process_that_ran_most_just_before_it() -> None:
+    from station.bench._cpu import attribute
+
+    ms = 1_000_000
+    names = ["program", "agent"]
+    # Samples every 5 ms of how long each had run (ns): the agent busy from 20 ms to 30 ms,
+    # the program busy from 40 ms to 50 ms, nothing from 60 ms on.
+    runs = {0: (0, 0), 5: (0, 0), 10: (0, 0), 15: (0, 0), 20: (0, 0), 25: (0, 4 * ms),
+            30: (0, 8 * ms), 35: (0, 8 * ms), 40: (0, 8 * ms), 45: (4 * ms, 8 * ms),
+            50: (8 * ms, 8 * ms), 55: (8 * ms, 8 * ms), 60: (8 * ms, 8 * ms),
+            65: (8 * ms, 8 * ms), 70: (8 * ms, 8 * ms), 75: (8 * ms, 8 * ms)}
+    samples = [(at * ms, list(ran)) for at, ran in runs.items()]
+
+    assert attribute([29 * ms, 49 * ms, 51 * ms, 74 * ms, 500 * ms], names, samples) == {
+        "agent": 1, "program": 2, "idle": 1, "unknown": 1}

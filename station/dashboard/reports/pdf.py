@@ -101,11 +101,13 @@ class _Document(FPDF):
 
 def session_pdf(
     report: SessionReport, *, fonts: ReportFonts | None, note: str | None = None,
-    printed: datetime | None = None,
+    printed: datetime | None = None, note_source: str = "",
 ) -> bytes:
     """The PDF of `report`. `note` is the therapist's saved session note (None: the objective
-    data paragraph drafted from the numbers); `printed`, when given, is shown as the time the
-    report was made. `fonts` None uses the built-in Helvetica (Latin-1 only)."""
+    data paragraph drafted from the numbers); `note_source`, when given, says under the
+    heading which it is (who saved which version when, or that it is the draft); `printed`,
+    when given, is shown as the time the report was made. `fonts` None uses the built-in
+    Helvetica (Latin-1 only)."""
     client = join_words(list(report.clients)) or "no client"
     pdf = _Document(fonts, f"{client} · session {report.session_id} · pseudonymised "
                            "engagement data")
@@ -117,6 +119,8 @@ def session_pdf(
     pdf.add_page()
     _header(pdf, report, client, printed)
     _section(pdf, "Session note" if note is not None else "Objective data")
+    if note_source:
+        _line(pdf, note_source)
     _boxed(pdf, note if note is not None else objective_data(report))
     _section(pdf, "Presses per input")
     _inputs(pdf, report)

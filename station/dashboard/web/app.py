@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from station.dashboard.rooms import clock_time, duration
+from station.dashboard.web.assets import URL_PREFIX, ChartAssets, OptionalFiles
 from station.dashboard.web.context import DashboardContext, DatabaseUnavailable
 from station.dashboard.web.security import Forbidden, NotSignedIn, context_of, csrf_guard
 
@@ -68,7 +69,7 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(context: DashboardContext) -> FastAPI:
     """The dashboard's web application on `context`'s parts."""
-    from station.dashboard.web import admin, health, pages, stream
+    from station.dashboard.web import admin, health, history, pages, session_pages, stream
 
     # No API description is served: only signed-in people see what the dashboard offers
     # (`app.openapi()` still lists every route, for the tests).
@@ -76,7 +77,10 @@ def create_app(context: DashboardContext) -> FastAPI:
                   openapi_url=None, dependencies=[Depends(csrf_guard)])
     app.state.context = context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, stream, admin, health):
+    charts = ChartAssets(context.assets_dir if context is not None else None).folder
+    if charts is not None:
+        app.mount(URL_PREFIX, OptionalFiles(directory=charts, check_dir=False), name="uplot")
+    for module in (pages, history, session_pages, stream, admin, health):
         app.include_router(module.router)
 
     @app.middleware("http")

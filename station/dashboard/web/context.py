@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from station.dashboard.accounts import Accounts
 from station.dashboard.ingest import IngestStatus
 from station.dashboard.limits import LoginLimiter
 from station.dashboard.live import LiveHub
+from station.dashboard.reports.changes import ChangeCache
 from station.dashboard.store import Store
 from station.errors import StationError
 
@@ -35,6 +37,10 @@ class DashboardContext:
     database_problem: Callable[[], str] = lambda: ""
     """Why the database cannot be used yet; "" once it is reachable and migrated."""
     clock: Callable[[], float] = field(default=time.time)
+    assets_dir: Path | None = None
+    """Where the npm packages were fetched (`web.assets`); None: no charts."""
+    changes: ChangeCache = field(default_factory=ChangeCache)
+    """The client pages' change markers of finished sessions, kept for the process."""
 
     def require_database(self) -> None:
         problem = self.database_problem()

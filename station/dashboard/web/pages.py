@@ -1,4 +1,5 @@
-"""Signing in and out, the rooms page, and the clients' pages."""
+"""Signing in and out, the rooms page, and the list of clients (a client's own page is
+`history`)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from station.dashboard.accounts import Role, SignedIn
 from station.dashboard.rooms import Room, room
-from station.dashboard.store.models import (
-    Client,
-    SessionParticipant,
-    SessionSummary,
-    Station,
-    TherapySession,
-)
-from station.dashboard.store.people import Assignment, SessionNote
+from station.dashboard.store.models import Client
+from station.dashboard.store.people import Assignment
 from station.dashboard.web.app import render
 from station.dashboard.web.context import DashboardContext
 from station.dashboard.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     address_of,
-    client_scope,
     context_of,
     new_login_token,
     require,
@@ -140,41 +134,3 @@ async def clients(request: Request, found: Therapist) -> Response:
             return [(name, known.get(name)) for name in names]
 
     return render(request, "clients.html", clients=await run_in_threadpool(listed))
-
-
-@router.get("/clients/{client}", response_class=HTMLResponse)
-async def client_page(request: Request, client: str, found: Viewer) -> Response:
-    client_scope(found, client)
-    context = context_of(request)
-    context.require_database()
-
-    def sessions() -> tuple[list[dict[str, object]], list[SessionNote]]:
-        with context.store.transaction() as db:
-            rows = db.execute(
-                select(TherapySession, Station.name, SessionParticipant.station_id,
-                       SessionParticipant.first_t_wall)
-                .join(SessionParticipant, SessionParticipant.session_id == TherapySession.id)
-                .join(Station, Station.id == SessionParticipant.station_id)
-                .where(SessionParticipant.client == client)
-                .order_by(SessionParticipant.first_t_wall.desc()).limit(200)).all()
-            summaries = {(row.session_id, row.station_id): row.summary for row in db.scalars(
-                select(SessionSummary).where(SessionSummary.session_id.in_(
-                    [session.id for session, _, _, _ in rows])))}
-            listed = []
-            for session, station, station_id, first in rows:
-                summary = summaries.get((session.id, station_id), {})
-                listed.append({
-                    "id": session.id, "station": station,
-                    "started": session.started_t_wall or first,
-                    "ended": session.ended_t_wall, "ended_by": session.ended_by,
-                    "duration_s": summary.get("duration_s"),
-                    "accepted": summary.get("accepted"),
-                })
-            notes = list(db.scalars(select(SessionNote).where(SessionNote.client == client)
-                                    .order_by(SessionNote.created.desc()).limit(50)))
-            return listed, notes
-
-    listed, notes = await run_in_threadpool(sessions)
-    await run_in_threadpool(context.accounts.audit, found.name, "viewed_client", client=client,
-                            address=address_of(request))
-    return render(request, "client.html", client=client, sessions=listed, notes=notes)
