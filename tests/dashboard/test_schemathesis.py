@@ -30,6 +30,9 @@ ROOM = StationKey("demo-site", "room-1")
 # parameters; the browser tests and test_web.py read it.
 STREAM = "/rooms/events"
 EXAMPLES_PER_OPERATION = 40
+# The stored session's path parameters: cases with these reach the pages' own code (random
+# ones mostly meet "no such client/session").
+STORED = {"client": "C-7F3K", "session_id": "3fa9c1d2e4b5"}
 
 
 @pytest.fixture
@@ -44,8 +47,11 @@ def web(tmp_path: Path, mosquitto: Any, ingest_factory: Any) -> Iterator[Web]:
     made.accounts.add_user("root", "admin", PASSWORD)
     made.accounts.add_user("anna", "therapist", PASSWORD)
     made.accounts.assign("anna", "C-7F3K")
-    # A room with a session running, so the pages have something to show.
-    store.write([EventRecord(ROOM, event(1, "session_start"), 100.0)])
+    # A room with a session of anna's client, so the pages have something to show.
+    store.write([EventRecord(ROOM, message, 100.0) for message in (
+        event(1, "session_start"), event(2, "press"), event(3, "release"),
+        event(4, "rejected"), event(5, "observation", detail={"tag": "independent"}),
+        event(6, "press"), event(7, "session_end"))])
     store.write([
         StatusRecord(ROOM, "online", 100.0),
         StateRecord(ROOM, {"client": "C-7F3K", "sound_set": "calm-bells", "volume": 0.6,
@@ -82,8 +88,11 @@ def test_no_request_gets_a_server_error(web: Web, user: str, method: str, path: 
     schema = schemathesis.openapi.from_dict(web.app.openapi())
     schema.app = web.app
     operation = schema[path][method]
+    stored = {name: value for name, value in STORED.items() if "{" + name + "}" in path}
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                      operation.as_strategy(GenerationMode.NEGATIVE))
+                      operation.as_strategy(GenerationMode.NEGATIVE),
+                      *([operation.as_strategy(GenerationMode.POSITIVE, path_parameters=stored)]
+                        if stored else []))
 
     @given(case=cases)
     @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
