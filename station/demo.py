@@ -5,7 +5,8 @@ The dashboard runs beside the station (as `station run` starts it), with a thera
 made for this run; its address and the login are printed. With a terminal the keyboard plays
 and the per-input counts that come back over MQTT are shown as they change. Without one, a
 scripted session presses the switches for a set time, records it to a WAV file, prints the
-counts the broker delivered and where the session's report is on the dashboard.
+counts the broker delivered, ends the session and saves its report from the dashboard, signed
+in as a browser would.
 """
 
 from __future__ import annotations
@@ -26,13 +27,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from station.config import LoadedStation, load_dashboard, load_station
 from station.contract.topics import Topics
-from station.dashboard.demo_login import DashboardBrowser, DemoLogin, make_demo_login
+from station.dashboard.demo_login import (
+    DashboardBrowser,
+    DashboardRequestError,
+    DemoLogin,
+    make_demo_login,
+)
+from station.engine.control_socket import send_command
 from station.supervisor import Supervisor, station_children
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 30.0
 DELIVERY_TIMEOUT_SECONDS = 15.0
+REPORT_TIMEOUT_SECONDS = 30.0
 DASHBOARD_PORT = 8080  # the dashboard's default; another free one when it is taken
 # The scripted session: one press every PRESS_INTERVAL seconds, held for HOLD seconds,
 # walking up and down the inputs like a client exploring the switches.
@@ -105,7 +113,8 @@ def _script(inputs: list[str], seconds: float) -> list[tuple[float, str, str]]:
     return steps
 
 
-def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Path) -> int:
+def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Path,
+             report: Path) -> int:
     scripted = not sys.stdin.isatty()
     with tempfile.TemporaryDirectory(prefix="station-demo-") as data_dir:
         overrides = [*overrides, f'station.data_dir="{data_dir}"']
@@ -154,16 +163,38 @@ def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Pa
                 print(f"demo: expected {_format(sent)}; some presses did not arrive",
                       file=sys.stderr)
                 return 1
-            return _report_address(watcher.session, dashboard, login)
+            return _save_report(station, watcher.session, dashboard, login, report)
         finally:
             watcher.close()
             supervisor.stop()
 
 
-def _report_address(session: str, dashboard: DashboardBrowser, login: DemoLogin) -> int:
-    """Where the session's report is, on the dashboard (for the demo's login)."""
-    print(f"demo: the session's report: {dashboard.url}/clients/{login.client}/sessions/"
-          f"{session}/report.pdf (sign in as {login.name})")
+def _save_report(station: LoadedStation, session: str, dashboard: DashboardBrowser,
+                 login: DemoLogin, report: Path) -> int:
+    """End the session, sign in at the dashboard as the demo's therapist and, once the
+    dashboard has stored the session's end, save the session's report (PDF)."""
+    ended = send_command(station.data_dir, {"command": "end_session"})
+    if not ended.get("ok"):
+        print(f"demo: the session could not be ended: {ended.get('error')}", file=sys.stderr)
+        return 1
+    pages = f"/clients/{login.client}/sessions/{session}"
+    try:
+        dashboard.sign_in(login)
+        status, body = dashboard.get_when(
+            f"{pages}/events.csv", lambda status, body: b",session_end," in body,
+            REPORT_TIMEOUT_SECONDS)
+        if b",session_end," in body:
+            status, body = dashboard.get(f"{pages}/report.pdf")
+    except (DashboardRequestError, OSError) as error:
+        print(f"demo: the dashboard's report could not be fetched: {error}", file=sys.stderr)
+        return 1
+    if status != 200 or not body.startswith(b"%PDF"):
+        print(f"demo: the dashboard had not stored the session's end within "
+              f"{REPORT_TIMEOUT_SECONDS:.0f} s, or answered {status} for "
+              f"{dashboard.url}{pages}/report.pdf", file=sys.stderr)
+        return 1
+    report.write_bytes(body)
+    print(f"demo: session report saved to {report} (from {dashboard.url}{pages}/report.pdf)")
     return 0
 
 
