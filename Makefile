@@ -37,7 +37,7 @@ install-pi:
 	sudo scripts/install-pi.sh
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis data demo.wav build
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis data demo.wav demo-report.pdf build
 
 # The Pi install in an emulated Debian bookworm arm64 root (slow: most of half an hour on two
 # cores; not part of `make test`). As root.

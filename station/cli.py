@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="length of the scripted session, seconds (default 20)")
     demo.add_argument("--record", type=Path, default=Path("demo.wav"), metavar="FILE.wav",
                       help="where the scripted session is recorded (default demo.wav)")
+    demo.add_argument("--report", type=Path, default=Path("demo-report.pdf"),
+                      metavar="FILE.pdf", help="where the scripted session's report from the "
+                      "dashboard is saved (default demo-report.pdf)")
 
     engine = commands.add_parser(
         "engine", help="run only the engine process (inputs and sound)",
@@ -304,7 +307,7 @@ def _run_demo(arguments: argparse.Namespace) -> int:
 
     return run_demo(
         arguments.config or default_config(), arguments.overrides, arguments.seconds,
-        arguments.record,
+        arguments.record, arguments.report,
     )
 
 

@@ -1,8 +1,12 @@
-"""`station demo`: the whole station with simulated switches and its own broker and data.
+"""`station demo`: the whole station with simulated switches, its own broker, data and
+dashboard.
 
-With a terminal the keyboard plays and the per-input counts that come back over MQTT are shown
-as they change. Without one, a scripted session presses the switches for a set time, records
-it to a WAV file and prints the counts the broker delivered.
+The dashboard runs beside the station (as `station run` starts it), with a therapist login
+made for this run; its address and the login are printed. With a terminal the keyboard plays
+and the per-input counts that come back over MQTT are shown as they change. Without one, a
+scripted session presses the switches for a set time, records it to a WAV file, prints the
+counts the broker delivered, ends the session and saves its report from the dashboard, signed
+in as a browser would.
 """
 
 from __future__ import annotations
@@ -21,23 +25,36 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from station.config import LoadedStation, load_station
+from station.config import LoadedStation, load_dashboard, load_station
 from station.contract.topics import Topics
+from station.dashboard.demo_login import (
+    DashboardBrowser,
+    DashboardRequestError,
+    DemoLogin,
+    make_demo_login,
+)
+from station.engine.control_socket import send_command
 from station.supervisor import Supervisor, station_children
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 30.0
 DELIVERY_TIMEOUT_SECONDS = 15.0
+REPORT_TIMEOUT_SECONDS = 30.0
+DASHBOARD_PORT = 8080  # the dashboard's default; another free one when it is taken
 # The scripted session: one press every PRESS_INTERVAL seconds, held for HOLD seconds,
 # walking up and down the inputs like a client exploring the switches.
 PRESS_INTERVAL = 0.6
 HOLD = 0.25
 
 
-def free_port() -> int:
+def free_port(preferred: int = 0) -> int:
+    """`preferred` if it is free on 127.0.0.1, else any free port."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
@@ -48,6 +65,7 @@ class CountsWatcher:
         config = station.config
         self.topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
         self.counts: dict[str, int] = {}
+        self.session = ""
         self.session_started = threading.Event()
         self.changed = threading.Condition()
         self._on_change = on_change
@@ -64,6 +82,7 @@ class CountsWatcher:
         payload = json.loads(message.payload)
         # The agent publishes (empty) counts as soon as it has delivered the session's start.
         if payload.get("session"):
+            self.session = payload["session"]
             self.session_started.set()
         with self.changed:
             self.counts = dict(payload.get("counts", {}))
@@ -94,14 +113,21 @@ def _script(inputs: list[str], seconds: float) -> list[tuple[float, str, str]]:
     return steps
 
 
-def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Path) -> int:
+def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Path,
+             report: Path) -> int:
     scripted = not sys.stdin.isatty()
     with tempfile.TemporaryDirectory(prefix="station-demo-") as data_dir:
         overrides = [*overrides, f'station.data_dir="{data_dir}"']
         station = load_station(config_path, overrides)
         if not station.config.mqtt.host:
             overrides.append(f"mqtt.port={free_port()}")
-            station = load_station(config_path, overrides)
+        port = free_port(DASHBOARD_PORT)
+        overrides += ["dashboard.enabled=true", 'dashboard.listen="127.0.0.1"',
+                      f"dashboard.port={port}"]
+        station = load_station(config_path, overrides)
+        login = make_demo_login(load_dashboard(config_path, overrides),
+                                station.config.station.client)
+        dashboard = DashboardBrowser(f"http://127.0.0.1:{port}")
         children = station_children(
             station, config_path, overrides, simulate=True,
             record=record if scripted else None,
@@ -116,6 +142,12 @@ def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Pa
                 print("demo: the station did not start within 30 s (see the log above)",
                       file=sys.stderr)
                 return 1
+            if not dashboard.wait_listening(READY_TIMEOUT_SECONDS, supervisor.stopping):
+                print("demo: the dashboard did not answer within 30 s (see the log above)",
+                      file=sys.stderr)
+                return 1
+            print(f"demo: dashboard at {dashboard.url}/ : sign in as {login.name}, password "
+                  f"{login.password} (made for this run)", flush=True)
             if not scripted:
                 print("demo: play with the keys above; Ctrl-C ends the demo", flush=True)
                 supervisor.run_until_stopped()
@@ -131,10 +163,39 @@ def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Pa
                 print(f"demo: expected {_format(sent)}; some presses did not arrive",
                       file=sys.stderr)
                 return 1
-            return 0
+            return _save_report(station, watcher.session, dashboard, login, report)
         finally:
             watcher.close()
             supervisor.stop()
+
+
+def _save_report(station: LoadedStation, session: str, dashboard: DashboardBrowser,
+                 login: DemoLogin, report: Path) -> int:
+    """End the session, sign in at the dashboard as the demo's therapist and, once the
+    dashboard has stored the session's end, save the session's report (PDF)."""
+    ended = send_command(station.data_dir, {"command": "end_session"})
+    if not ended.get("ok"):
+        print(f"demo: the session could not be ended: {ended.get('error')}", file=sys.stderr)
+        return 1
+    pages = f"/clients/{login.client}/sessions/{session}"
+    try:
+        dashboard.sign_in(login)
+        status, body = dashboard.get_when(
+            f"{pages}/events.csv", lambda status, body: b",session_end," in body,
+            REPORT_TIMEOUT_SECONDS)
+        if b",session_end," in body:
+            status, body = dashboard.get(f"{pages}/report.pdf")
+    except (DashboardRequestError, OSError) as error:
+        print(f"demo: the dashboard's report could not be fetched: {error}", file=sys.stderr)
+        return 1
+    if status != 200 or not body.startswith(b"%PDF"):
+        print(f"demo: the dashboard had not stored the session's end within "
+              f"{REPORT_TIMEOUT_SECONDS:.0f} s, or answered {status} for "
+              f"{dashboard.url}{pages}/report.pdf", file=sys.stderr)
+        return 1
+    report.write_bytes(body)
+    print(f"demo: session report saved to {report} (from {dashboard.url}{pages}/report.pdf)")
+    return 0
 
 
 def _play_script(

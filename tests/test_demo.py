@@ -14,15 +14,18 @@ import time
 import wave
 from pathlib import Path
 
+from pypdf import PdfReader
+
 from tests.conftest import SHIPPED_CONFIG
 
 
 def test_scripted_demo_records_and_prints_the_counts_from_the_broker(tmp_path: Path) -> None:
     recording = tmp_path / "demo.wav"
+    report = tmp_path / "demo-report.pdf"
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "station", "demo", "--config", str(SHIPPED_CONFIG / "station.toml"),
-         "--seconds", "4", "--record", str(recording)],
+         "--seconds", "4", "--record", str(recording), "--report", str(report)],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -35,6 +38,17 @@ def test_scripted_demo_records_and_prints_the_counts_from_the_broker(tmp_path: P
     assert set(received) == {"big-red", "big-blue", "big-yellow", "head-switch"}
     with wave.open(str(recording)) as wav:
         assert wav.getnframes() / wav.getframerate() > 4.0
+    login = re.search(r"demo: dashboard at (http://127\.0\.0\.1:\d+)/ : sign in as demo, "
+                      r"password (\S{16}) \(made for this run\)", result.stdout)
+    assert login, result.stdout
+    session = re.search(r"session (\w+) started", result.stderr)
+    assert session, result.stderr
+    # The report, fetched from the dashboard signed in as the demo's login, is the session's.
+    assert (f"demo: session report saved to {report} (from {login[1]}/clients/C-7F3K/sessions/"
+            f"{session[1]}/report.pdf)") in result.stdout
+    text = "".join(page.extract_text() for page in PdfReader(report).pages)
+    assert "C-7F3K" in text and session[1] in text
+    assert re.search(r"^All inputs 7 0\b", text, flags=re.M), text  # the 7 presses sent
 
 
 def _read_until(fd: int, pattern: str, timeout: float) -> str:

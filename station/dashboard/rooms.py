@@ -6,6 +6,7 @@ the words are tested without a browser. Times are shown in the dashboard's local
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,10 +67,29 @@ def duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60} min"
 
 
-def problems_of(view: StationView) -> tuple[str, ...]:
+def audio_problem_words(problem: str | None) -> str:
+    """The engine's reason for a lost audio device (`AudioServer.problem`) in staff's words."""
+    problem = problem or ""
+    stopped = re.fullmatch(r"stopped: the (\S+) server shut down", problem)
+    if stopped:
+        return f"the sound server ({stopped.group(1)}) shut down"
+    stalled = re.fullmatch(r"stalled: no audio block for ([0-9.]+) s", problem)
+    if stalled:
+        return f"the sound card stopped playing (silent for {stalled.group(1)} s)"
+    return problem.partition(": ")[2] or problem or "the station did not say why"
+
+
+def problems_of(view: StationView, now: float | None = None) -> tuple[str, ...]:
     """What is wrong at the station, said so that staff know what to do."""
     found = []
     health = view.health or {}
+    if health.get("audio") == "lost":
+        since = health.get("audio_since")
+        when = f" since {clock_time(since, time.time() if now is None else now)}" if isinstance(
+            since, (int, float)) else ""
+        found.append(f"Audio lost{when}: {audio_problem_words(health.get('audio_problem'))}. "
+                     "Presses are still counted and the station tries again by itself; check "
+                     "the speakers' power and cable.")
     backlog = health.get("backlog", 0)
     if backlog:
         found.append(f"{backlog} event{'s' if backlog != 1 else ''} waiting to be sent: the "
@@ -114,5 +134,5 @@ def room(view: StationView, now: float, starts: Mapping[str, float],
         session_started=starts.get(session) if session else None,
         session_running=bool(session),
         counts=tuple(sorted((name, int(count)) for name, count in per_input.items())),
-        presses_per_minute=rate, problems=problems_of(view),
+        presses_per_minute=rate, problems=problems_of(view, now),
     )

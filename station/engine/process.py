@@ -96,8 +96,12 @@ class EngineProcess:
         self.start()
         period = sdnotify.watchdog_period() or HEALTH_CHECK_SECONDS
         status = 0
+        audio_state = self.output.state
         while not self.stopping.wait(min(period, HEALTH_CHECK_SECONDS)):
             self.output.check()
+            if self.output.state != audio_state:
+                audio_state = self.output.state
+                self._record_audio_state()
             if self.audio is not self._frozen_audio:
                 self._frozen_audio = self.audio
                 self.control.audio_rebuilt()
@@ -116,6 +120,16 @@ class EngineProcess:
             sdnotify.watchdog_ping()
         self.stop()
         return status
+
+    def _record_audio_state(self) -> None:
+        # An event, so that the agent (which sees only the log) can put it on the retained
+        # health topic; recorded from this health loop, never from the press path.
+        lost = self.output.state == LOST
+        self.recorder.record(
+            EventType.STATION_STATUS,
+            detail={"audio": self.output.state, "audio_problem": self.output.problem}
+            if lost else {"audio": self.output.state},
+        )
 
     def stop(self) -> None:
         sdnotify.stopping()

@@ -5,7 +5,8 @@ cursor only when the broker has acknowledged them, so a broker outage, a lost ne
 crash of either process delays delivery but loses nothing (a redelivered event keeps its
 ``id`` so consumers can drop duplicates). From the delivered events it keeps the station's
 retained state, the session's counts and aggregates, and publishes a summary when a session
-ends; it reports its own health (backlog, disk space) and relays commands to the engine.
+ends; it reports its own health (backlog, disk space) and the station's audio (as the
+engine's events tell it) and relays commands to the engine.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from station import sdnotify
 from station.config import LoadedStation
 from station.contract.events import EventType
 from station.contract.topics import OFFLINE, ONLINE, Topics
-from station.telemetry.aggregate import PressGaps, SessionTally, StationState, session_summary
+from station.telemetry.aggregate import (
+    AudioStatus,
+    PressGaps,
+    SessionTally,
+    StationState,
+    session_summary,
+)
 from station.telemetry.commands import CommandRelay, CommandWorker, stamped
 from station.telemetry.eventlog import DeliveryCursor, EventReader
 from station.telemetry.homeassistant import discovery_messages
@@ -82,6 +89,8 @@ class TelemetryAgent:
         self.counts.restore(self.reader, self.cursor.seq)
         self.state = StationState()
         self.state.restore(self.reader, self.cursor.seq)
+        self.audio = AudioStatus()  # on the health topic, published at once when it changes
+        self.audio.restore(self.reader, self.cursor.seq)
         self.gaps = PressGaps(self.reader)
         self.replays = Replays(
             self.reader,
@@ -263,16 +272,11 @@ class TelemetryAgent:
         self.client.publish(self.topics.ack, _compact(ack), qos=1)
 
     def _publish_counts(self) -> list[mqtt.MQTTMessageInfo]:
-        infos = [
-            self.client.publish(
-                self.topics.counts, _compact(self.counts.counts_message()), qos=1, retain=True
-            )
-        ]
-        for name, count in self.counts.counts.items():
-            infos.append(
-                self.client.publish(self.topics.input_presses(name), str(count), qos=1, retain=True)
-            )
-        return infos
+        counts = self.counts
+        messages = {self.topics.counts: _compact(counts.counts_message())} | {
+            self.topics.input_presses(name): str(count) for name, count in counts.counts.items()}
+        return [self.client.publish(topic, payload, qos=1, retain=True)
+                for topic, payload in messages.items()]
 
     def _take_refusals(self) -> None:
         while True:
@@ -361,6 +365,7 @@ class TelemetryAgent:
         for event in events:
             counts_changed |= self.counts.apply(event)
             state_changed |= self.state.apply(event)
+            self._periodic_due |= self.audio.apply(event)
         self.cursor.advance(events[-1].seq)
         if counts_changed:
             self._publish_counts()
@@ -392,6 +397,7 @@ class TelemetryAgent:
             "disk_free_mb": round(free_mb, 1),
             "disk_low": disk_low,
             "retention_days": self.station.config.telemetry.retention_days,
+            **self.audio.message(),
             **({"delivery_error": self.delivery_error} if self.delivery_error else {}),
         }
 

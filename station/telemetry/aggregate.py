@@ -58,6 +58,44 @@ class StationState:
                 "volume": round(self.volume, 3), "session": self.session}
 
 
+class AudioStatus:
+    """Whether the station's audio plays, as the delivered ``station_status`` events say: the
+    engine records the loss and the return of its audio device, and a (re)started engine
+    plays (it does not start without its audio)."""
+
+    def __init__(self) -> None:
+        self.audio = "playing"
+        self.problem: str | None = None
+        self.since: float | None = None
+
+    def apply(self, event: Event) -> bool:
+        """Follow one delivered event; True if the audio changed."""
+        if event.type != EventType.STATION_STATUS:
+            return False
+        detail = event.detail or {}
+        if detail.get("audio") == "lost":
+            before = self.audio, self.problem
+            self.audio, self.problem = "lost", str(detail.get("audio_problem") or "unknown")
+        elif detail.get("audio") == "playing" or detail.get("engine") == "started":
+            before = self.audio, self.problem
+            self.audio, self.problem = "playing", None
+        else:
+            return False
+        if before == (self.audio, self.problem) and self.since is not None:
+            return False
+        self.since = event.t_wall
+        return before != (self.audio, self.problem)
+
+    def restore(self, reader: EventReader, delivered_seq: int) -> None:
+        """From the last delivered event that said how the audio is."""
+        event = reader.latest_audio_status(delivered_seq)
+        if event is not None:
+            self.apply(event)
+
+    def message(self) -> dict[str, Any]:
+        return {"audio": self.audio, "audio_problem": self.problem, "audio_since": self.since}
+
+
 class SessionTally:
     """The running aggregates of the current session: per-input accepted and rejected presses,
     rejections by reason, presses per minute."""

@@ -346,6 +346,17 @@ class EventReader:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def latest_audio_status(self, up_to_seq: int) -> Event | None:
+        """The newest `station_status` event up to `up_to_seq` that tells how the audio is:
+        an audio change or an engine start (a clean stop tells nothing)."""
+        row = self._connection.execute(
+            "SELECT seq, id, type, session, client, sound_set, input, reason, t_wall, t_mono,"
+            " hold_ms, detail FROM events WHERE type = ? AND seq <= ?"
+            " AND json_extract(detail, '$.engine') IS NOT 'stopped' ORDER BY seq DESC LIMIT 1",
+            (EventType.STATION_STATUS, up_to_seq),
+        ).fetchone()
+        return None if row is None else _event(row)
+
     def previous_press(self, session: str, before_seq: int) -> float | None:
         """The monotonic time of the last accepted press in `session` before `before_seq`."""
         row = self._connection.execute(

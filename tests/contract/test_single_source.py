@@ -84,3 +84,24 @@ def test_the_observation_tags_of_the_event_are_those_of_the_command() -> None:
         if rule["if"]["properties"]["type"].get("const") == "observation"
     )
     assert observation["properties"]["detail"]["properties"]["tag"]["enum"] == command_tags
+
+
+def test_every_key_of_the_health_topic_is_documented_in_docs_mqtt() -> None:
+    section = _docs_section("status/health")
+    missing = [key for key in schemas.schema("health")["properties"] if f'"{key}"' not in section
+               and f"`{key}`" not in section]
+    assert missing == []
+
+
+def test_the_station_status_details_are_documented_in_docs_mqtt() -> None:
+    station_status = next(
+        rule["then"] for rule in schemas.schema("event")["allOf"]
+        if rule["if"]["properties"]["type"].get("const") == "station_status"
+    )
+    row = next(line for line in _docs_section("events").splitlines()
+               if line.startswith("| `station_status` |"))
+    details = station_status["properties"]["detail"]["properties"]
+    for key, rule in details.items():
+        assert f"`{key}`" in row or f"`detail.{key}`" in row, key
+        for value in rule.get("enum", []):
+            assert f"`{value}`" in row, (key, value)

@@ -208,3 +208,55 @@ def test_a_session_cut_short_by_a_crash_still_gets_its_summary(
     assert summary["session"] == "killed" and summary["ended_by"] == "interrupted"
     assert summary["counts"] == {"big-red": 2} and summary["duration_s"] == 3.5
     assert summary["ended_t_wall"] is None
+
+
+def test_health_says_the_audio_is_lost_from_the_engines_events_also_after_a_restart(
+    station_config: Any, mosquitto: Any, subscriber_factory: Any
+) -> None:
+    station = load_station(station_config({"mqtt.host": "127.0.0.1",
+                                           "mqtt.port": mosquitto.port}))
+    config = station.config
+    topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
+    recorder = EventRecorder(station.data_dir)
+    recorder.start_session("C-7F3K", "calm-bells", {})
+    recorder.record(EventType.STATION_STATUS, detail={"engine": "started"})
+    recorder.record(EventType.STATION_STATUS, detail={
+        "audio": "lost", "audio_problem": "stopped: the jack server shut down"})
+    recorder.record(EventType.PRESS, "big-red", None)
+    recorder.close()
+    lost_at = next(event.t_wall for event in iterate_all(station.data_dir)
+                   if (event.detail or {}).get("audio") == "lost")
+
+    subscriber = subscriber_factory(mosquitto.port, [topics.health])
+
+    def published_health(deliver: bool) -> dict[str, Any]:
+        """What a new agent publishes on the health topic (after delivering the log)."""
+        seen = len(subscriber.messages)
+        agent = connected_agent(station, mosquitto.port)
+        try:
+            while deliver and agent.deliver_once():
+                pass
+            agent.publish_periodic()
+            subscriber.wait_for(lambda topic, payload: len(subscriber.messages) > seen)
+        finally:
+            close(agent)
+        health: dict[str, Any] = json.loads(subscriber.messages[seen][1])
+        assert not schemas.problems("health", health)
+        return health
+
+    health = published_health(deliver=True)
+    assert (health["audio"], health["audio_problem"], health["audio_since"]) == (
+        "lost", "stopped: the jack server shut down", lost_at)
+    # A new agent finds it in the log; an engine stopped cleanly says nothing of the audio.
+    recorder = EventRecorder(station.data_dir)
+    recorder.record(EventType.STATION_STATUS, detail={"engine": "stopped"})
+    recorder.close()
+    assert published_health(deliver=True)["audio"] == "lost"
+    assert published_health(deliver=False)["audio_since"] == lost_at
+
+    recorder = EventRecorder(station.data_dir)
+    recorder.record(EventType.STATION_STATUS, detail={"audio": "playing"})
+    recorder.close()
+    health = published_health(deliver=True)
+    assert (health["audio"], health["audio_problem"]) == ("playing", None)
+    assert health["audio_since"] > lost_at

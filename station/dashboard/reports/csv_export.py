@@ -74,9 +74,9 @@ def _iso(t_wall: float, tz: tzinfo) -> str:
 
 
 def _value(event: Event) -> Any:
-    """What a change event changed to (client, sound set, volume, engine)."""
+    """What a change event changed to (client, sound set, volume, engine, audio)."""
     detail = event.detail or {}
-    for key in ("client", "sound_set", "volume", "engine"):
+    for key in ("client", "sound_set", "volume", "engine", "audio"):
         if key in detail:
             return detail[key]
     return None

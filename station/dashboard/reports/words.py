@@ -35,7 +35,7 @@ EVENT_WORDS = {
     EventType.SOUND_SET_CHANGED: "sound set changed",
     EventType.VOLUME_CHANGED: "volume changed",
     EventType.OBSERVATION: "observation",
-    EventType.STATION_STATUS: "station started or stopped",
+    EventType.STATION_STATUS: "station started or stopped, or its sound lost or back",
 }
 
 TAG_WORDS = {
