@@ -17,7 +17,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -29,6 +29,7 @@ from station.config import LoadedStation
 from station.contract.events import EventType
 from station.contract.topics import OFFLINE, ONLINE, Topics
 from station.telemetry.aggregate import PressGaps, SessionTally, StationState, session_summary
+from station.telemetry.choices import StationChoices
 from station.telemetry.commands import CommandRelay, CommandWorker, stamped
 from station.telemetry.eventlog import DeliveryCursor, EventReader
 from station.telemetry.homeassistant import discovery_messages
@@ -67,9 +68,10 @@ class TelemetryAgent:
     `publish_periodic`), the calling thread is the owner.
     """
 
-    def __init__(self, station: LoadedStation) -> None:
+    def __init__(self, station: LoadedStation, overrides: Sequence[str] = ()) -> None:
         config = station.config
         self.station = station
+        self.choices = StationChoices(station, overrides)  # what a dashboard may switch to
         self.topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
         self.stopping = threading.Event()
         self.connected = threading.Event()  # set by paho's thread while it has a connection
@@ -203,6 +205,7 @@ class TelemetryAgent:
             self.client.subscribe(self._homeassistant_status, qos=1)
             self.publish_discovery()
         # A broker that restarted without persistence has lost the retained messages.
+        self.client.publish(self.topics.choices, _compact(self.choices.message), qos=1, retain=True)
         if self.state.known:
             self.client.publish(
                 self.topics.state, _compact(self.state.message()), qos=1, retain=True)
@@ -362,6 +365,10 @@ class TelemetryAgent:
             counts_changed |= self.counts.apply(event)
             state_changed |= self.state.apply(event)
         self.cursor.advance(events[-1].seq)
+        if any(event.type == EventType.CLIENT_CHANGED for event in events) and (
+                self.choices.reread()):  # a reload records one: its files may have changed
+            self.client.publish(self.topics.choices, _compact(self.choices.message), qos=1,
+                                retain=True)
         if counts_changed:
             self._publish_counts()
         if state_changed:
