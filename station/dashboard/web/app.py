@@ -68,7 +68,7 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(context: DashboardContext) -> FastAPI:
     """The dashboard's web application on `context`'s parts."""
-    from station.dashboard.web import admin, health, pages, stream
+    from station.dashboard.web import admin, console, health, pages, stream
 
     # No API description is served: only signed-in people see what the dashboard offers
     # (`app.openapi()` still lists every route, for the tests).
@@ -76,7 +76,7 @@ def create_app(context: DashboardContext) -> FastAPI:
                   openapi_url=None, dependencies=[Depends(csrf_guard)])
     app.state.context = context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, stream, admin, health):
+    for module in (pages, stream, admin, health, console):
         app.include_router(module.router)
 
     @app.middleware("http")

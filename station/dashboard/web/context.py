@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from station.dashboard.accounts import Accounts
+from station.dashboard.commands import CommandDesk
 from station.dashboard.ingest import IngestStatus
 from station.dashboard.limits import LoginLimiter
 from station.dashboard.live import LiveHub
@@ -35,6 +36,8 @@ class DashboardContext:
     database_problem: Callable[[], str] = lambda: ""
     """Why the database cannot be used yet; "" once it is reachable and migrated."""
     clock: Callable[[], float] = field(default=time.time)
+    commands: CommandDesk | None = None
+    """The session console's commands; None until the database is ready."""
 
     def require_database(self) -> None:
         problem = self.database_problem()
