@@ -9,7 +9,7 @@
   var banner = document.getElementById("banner");
   var summary = document.getElementById("console-summary");
   var feed = document.getElementById("console-feed");
-  var controls = document.getElementById("controls");
+  var controls = document.querySelectorAll(".controls");
   var controlsOff = document.getElementById("controls-off");
   var observeHint = document.getElementById("observe-hint");
   var offset = parseFloat(root.dataset.now) - Date.now() / 1000;
@@ -52,7 +52,7 @@
 
   function enable(on) {
     root.dataset.controls = on ? "on" : "off";
-    if (controls) { controls.disabled = !on; }
+    controls.forEach(function (fieldset) { fieldset.disabled = !on; });
     if (controlsOff) { controlsOff.hidden = on; }
   }
 
