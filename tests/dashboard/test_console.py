@@ -132,6 +132,8 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
 
     _others_are_kept_out(chromium, dashboard_server, commands)
     _staff_see_it_read_only(chromium, dashboard_server)
+    _the_audit_names_every_command(chromium, dashboard_server)
+    _a_client_not_hers_closes_her_console_live(chromium, dashboard_server, page)
 
     assert live_station.stop() == 0, live_station.log
     expect(summary.locator("[data-status]")).to_have_text(
@@ -188,4 +190,46 @@ def _staff_see_it_read_only(chromium: Any, server: DashboardServer) -> None:
     response = page.request.post(f"{server.url}/rooms/demo-site/room-1/commands/end_session",
                                  form={"csrf_token": token})
     assert response.status == 403
+    context.close()
+
+
+def _the_audit_names_every_command(chromium: Any, server: DashboardServer) -> None:
+    """Who, which station, which command, which client; never the note's words."""
+    from playwright.sync_api import expect
+
+    context, page = _signed_in(chromium, server.url, "root")
+    page.goto(server.url + "/admin/audit")
+    rows = page.locator("tbody tr").filter(has_text="command")
+    for command in ("end_session", "start_session", "stop_recording", "set_volume"):
+        expect(rows.filter(has_text=f"demo-site/room-1: {command}").first).to_contain_text(
+            "anna")
+    tagged = rows.filter(has_text="demo-site/room-1: tag_observation")
+    expect(tagged).to_have_count(1)
+    expect(tagged).to_contain_text("C-7F3K")
+    expect(tagged).to_contain_text('"note": "(26 characters)"')
+    expect(page.locator("main")).not_to_contain_text("reached for the red button")
+    context.close()
+
+
+def _a_client_not_hers_closes_her_console_live(chromium: Any, server: DashboardServer,
+                                               page: Any) -> None:
+    """An admin switches room-1 to bob's client: anna's open console says so and its
+    controls go off; switched back, it comes back by itself."""
+    from playwright.sync_api import expect
+
+    context, admin = _signed_in(chromium, server.url, "root")
+    admin.goto(server.url + CONSOLE)
+    admin.get_by_label("Client", exact=True).select_option("C-2M9Q")
+    admin.locator("form[action$='/select_client']").get_by_role("button", name="Choose").click()
+    expect(admin.locator("form[action$='/select_client'] .command-status")).to_have_text(
+        "Done.")
+    expect(page.locator("#console-summary")).to_have_text(
+        "room-1 is in use with a client who is not assigned to you. Its console opens for "
+        "that client's therapists.")
+    expect(page.get_by_role("button", name="End session")).to_be_disabled()
+    expect(page.locator("#console-feed li")).to_have_count(0)
+    admin.get_by_label("Client", exact=True).select_option("C-7F3K")
+    admin.locator("form[action$='/select_client']").get_by_role("button", name="Choose").click()
+    expect(page.locator("#console-summary [data-client]")).to_have_text("C-7F3K")
+    expect(page.get_by_role("button", name="End session")).to_be_enabled()
     context.close()

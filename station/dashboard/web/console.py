@@ -9,6 +9,7 @@ server-sent events like the rooms page: every connection starts complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -31,7 +32,8 @@ from station.dashboard.store.records import StationKey
 from station.dashboard.web.app import page_problems, render, templates
 from station.dashboard.web.context import DashboardContext
 from station.dashboard.web.pages import Viewer
-from station.dashboard.web.security import Forbidden, address_of, context_of
+from station.dashboard.web.security import SESSION_COOKIE, Forbidden, address_of, context_of
+from station.dashboard.web.stream import RECHECK_SIGN_IN_SECONDS, still_signed_in
 
 router = APIRouter()
 
@@ -165,7 +167,8 @@ async def console_page(request: Request, site: str, station: str, found: Viewer)
     console = await run_in_threadpool(console_of, context, found, key)
     # Recording and audio travel only in acks: ask once, so the page can show them.
     if console.controls_enabled and not console.engine and context.commands is not None:
-        await _send(request, found, console, "status", {})
+        with contextlib.suppress(CommandRefused):  # the broker is away: the banner says so
+            await _send(request, found, console, "status", {})
     return render(request, "console.html", console=console, now=context.clock(),
                   tags=list(TAG_WORDS), stream=f"/rooms/{site}/{station}/console/events",
                   commands_url=f"/rooms/{site}/{station}/commands")
@@ -177,12 +180,18 @@ async def console_events(request: Request, site: str, station: str,
     context = context_of(request)
     key = station_key(site, station)
     await run_in_threadpool(console_of, context, found, key)
+    token = request.cookies.get(SESSION_COOKIE, "")
 
     async def events() -> AsyncIterator[str]:
         yield f"retry: {RECONNECT_MS}\n\n"
         sent, banner = -1, None
-        quiet = time.monotonic()
+        quiet = checked = time.monotonic()
         while not await request.is_disconnected():
+            if time.monotonic() - checked > RECHECK_SIGN_IN_SECONDS:
+                checked = time.monotonic()
+                if not await still_signed_in(context, token):
+                    yield "event: signed-out\ndata: {}\n\n"
+                    return
             version = context.hub.version
             if version != sent or page_problems(context) != banner:
                 banner = page_problems(context)

@@ -143,5 +143,9 @@
     say("Live updates lost: reconnecting by itself…", "lost");
   });
   source.addEventListener("console", function (event) { apply(JSON.parse(event.data)); });
+  source.addEventListener("signed-out", function () {
+    source.close();
+    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+  });
   setInterval(tick, 15000);
 }());
