@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from station.contract.schemas import NAME_PATTERN
@@ -30,7 +31,7 @@ from station.dashboard.rooms import Room, room
 from station.dashboard.store import StationView
 from station.dashboard.store.records import StationKey
 from station.dashboard.web.app import page_problems, render, templates
-from station.dashboard.web.context import DashboardContext
+from station.dashboard.web.context import DashboardContext, DatabaseUnavailable
 from station.dashboard.web.pages import Viewer
 from station.dashboard.web.security import SESSION_COOKIE, Forbidden, address_of, context_of
 from station.dashboard.web.stream import RECHECK_SIGN_IN_SECONDS, still_signed_in
@@ -147,6 +148,12 @@ def live_payload(context: DashboardContext, found: SignedIn, key: StationKey) ->
         console = console_of(context, found, key)
     except Forbidden as refused:
         return {"allowed": False, "message": str(refused), "banner": banner}
+    except (DatabaseUnavailable, OperationalError, InterfaceError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        banner = templates.get_template("_banner.html").render(problems=[
+            f"The dashboard's database cannot be reached ({reason}). The console comes back "
+            "by itself when it is; the station keeps playing and keeps its data."])
+        return {"allowed": True, "unavailable": True, "banner": banner}
     parts: Any = templates.get_template("_console_live.html").module  # its two macros
     answer_within = context.commands.answer_within if context.commands is not None else 10.0
     return {
@@ -160,6 +167,13 @@ def live_payload(context: DashboardContext, found: SignedIn, key: StationKey) ->
     }
 
 
+def _page(request: Request, console: Console, status: int = 200, **values: Any) -> Response:
+    base = f"/rooms/{console.station.site}/{console.station.name}"
+    return render(request, "console.html", status, console=console,
+                  now=context_of(request).clock(), tags=list(TAG_WORDS),
+                  stream=f"{base}/console/events", commands_url=f"{base}/commands", **values)
+
+
 @router.get("/rooms/{site}/{station}/console")
 async def console_page(request: Request, site: str, station: str, found: Viewer) -> Response:
     context = context_of(request)
@@ -169,9 +183,7 @@ async def console_page(request: Request, site: str, station: str, found: Viewer)
     if console.controls_enabled and not console.engine and context.commands is not None:
         with contextlib.suppress(CommandRefused):  # the broker is away: the banner says so
             await _send(request, found, console, "status", {})
-    return render(request, "console.html", console=console, now=context.clock(),
-                  tags=list(TAG_WORDS), stream=f"/rooms/{site}/{station}/console/events",
-                  commands_url=f"/rooms/{site}/{station}/commands")
+    return _page(request, console)
 
 
 @router.get("/rooms/{site}/{station}/console/events")
@@ -281,21 +293,18 @@ async def send_command(request: Request, site: str, station: str, command: str,
         if command not in CONSOLE_COMMANDS:
             raise CommandRefused(f"The console sends no command {command!r}.")
         if context.commands is None:
-            raise CommandRefused("Commands are not available until the database is ready.")
+            raise CommandRefused("Commands cannot be sent yet: the dashboard is still starting. "
+                                 "Try again in a moment.")
         arguments = _arguments(command, form, found, console)
         tracked = await _send(request, found, console, command, arguments)
     except CommandRefused as refused:
         words = _words_of(command, arguments, refused)
         if "application/json" in request.headers.get("accept", ""):
             return JSONResponse({"error": words}, status_code=400)
-        return render(request, "console.html", 400, console=console, now=context.clock(),
-                      tags=list(TAG_WORDS), stream=f"/rooms/{site}/{station}/console/events",
-                      commands_url=f"/rooms/{site}/{station}/commands", error=words)
+        return _page(request, console, 400, error=words)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"id": tracked.id, "outcome": tracked.outcome,
                              "words": tracked.words(context.commands.answer_within)},
                             status_code=202)
-    return render(request, "console.html", 202, console=console, now=context.clock(),
-                  tags=list(TAG_WORDS), stream=f"/rooms/{site}/{station}/console/events",
-                  commands_url=f"/rooms/{site}/{station}/commands",
-                  done=f"Sent {command.replace('_', ' ')}; its outcome appears below.")
+    return _page(request, console, done=f"Sent: {command.replace('_', ' ')}. Its outcome shows "
+                 "in the state above once the station has answered.")

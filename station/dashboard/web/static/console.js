@@ -68,6 +68,7 @@
       feed.innerHTML = "";
       return;
     }
+    if (data.unavailable) { enable(false); return; }
     if (data.now) { offset = data.now - Date.now() / 1000; }
     if (summary.innerHTML !== data.summary) { summary.innerHTML = data.summary; }
     if (feed.innerHTML !== data.feed) { feed.innerHTML = data.feed; }
