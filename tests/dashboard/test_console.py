@@ -80,7 +80,8 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     # The simulated station starts a session by itself: end it, then start one.
     session_status = page.locator("#status-session")
     expect(page.get_by_role("button", name="Start session")).to_be_hidden()
-    page.get_by_role("button", name="End session").click()
+    page.get_by_role("button", name="End session").click()  # a stray tap ends nothing
+    page.get_by_role("button", name="Tap again to end the session").click()
     expect(session_status).to_have_text("Done.")
     expect(summary.locator("[data-session]")).to_have_text("none running")
     expect(feed.locator("li").first).to_contain_text("Session ended")
@@ -111,17 +112,21 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     # A volume the contract does not allow is refused here, and nothing reaches the broker.
     volume_form = page.locator("form[action$='/set_volume']")
     page.get_by_label("Volume, % of this client's ceiling").fill("300")
-    volume_form.get_by_role("button", name="Set").click()
+    volume_form.get_by_role("button", name="Set", exact=True).click()
     expect(volume_form.locator(".command-status")).to_have_text(
         "Volume: 300 % is not possible; choose 0 to 100 % of the client's ceiling (100 % is "
         "the ceiling, never louder). Nothing was sent.")
     page.get_by_label("Volume, % of this client's ceiling").fill("50")
-    volume_form.get_by_role("button", name="Set").click()
+    volume_form.get_by_role("button", name="Set", exact=True).click()
     expect(volume_form.locator(".command-status")).to_have_text("Done.")
     expect(summary.locator("[data-volume]")).to_have_text(
         "50 % of this client's ceiling (−12 dBFS)")
-    assert [command["volume"] for command in _commands(commands, "set_volume")] == [0.5]
-    expect(feed.locator("li").first).to_contain_text("Volume 50 % of the client's ceiling")
+    volume_form.get_by_role("button", name="Louder (+10 %)").click()
+    expect(summary.locator("[data-volume]")).to_have_text(
+        "60 % of this client's ceiling (−12 dBFS)")
+    expect(page.get_by_label("Volume, % of this client's ceiling")).to_have_value("60")
+    assert [command["volume"] for command in _commands(commands, "set_volume")] == [0.5, 0.6]
+    expect(feed.locator("li").first).to_contain_text("Volume 60 % of the client's ceiling")
 
     assert serious_violations(page, axe_source) == []
     folder = screenshot_folder(tmp_path)
@@ -139,7 +144,7 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     expect(summary.locator("[data-status]")).to_have_text(
         re.compile(r"^offline since \d\d:\d\d$"))
     expect(page.get_by_role("button", name="Start session")).to_be_disabled()
-    expect(page.get_by_role("button", name="Set")).to_be_disabled()
+    expect(page.get_by_role("button", name="Set", exact=True)).to_be_disabled()
     expect(page.locator("#controls-off")).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
     page.screenshot(path=str(folder / "console-offline-tablet.png"), full_page=True)
@@ -228,6 +233,7 @@ def _a_client_not_hers_closes_her_console_live(chromium: Any, server: DashboardS
         "that client's therapists.")
     expect(page.get_by_role("button", name="End session")).to_be_disabled()
     expect(page.locator("#console-feed li")).to_have_count(0)
+    assert page.locator("main").inner_text().count("reached for the red button") == 0
     admin.get_by_label("Client", exact=True).select_option("C-7F3K")
     admin.locator("form[action$='/select_client']").get_by_role("button", name="Choose").click()
     expect(page.locator("#console-summary [data-client]")).to_have_text("C-7F3K")

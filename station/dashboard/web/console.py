@@ -44,6 +44,7 @@ KEEP_ALIVE_SECONDS = 15.0
 # The commands the console offers, with the form fields each takes.
 CONSOLE_COMMANDS = ("start_session", "end_session", "select_client", "select_sound_set",
                     "set_volume", "start_recording", "stop_recording", "tag_observation")
+VOLUME_STEPS = ("-10", "10")  # the Quieter and Louder buttons, in % of the ceiling
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,10 @@ def live_payload(context: DashboardContext, found: SignedIn, key: StationKey) ->
         "feed": str(parts.feed(console)),
         "online": console.online, "controls": console.controls_enabled,
         "session": console.room.session_running,
+        # The controls show what the station has now, unless someone is changing them.
+        "settings": {"choose-client": console.room.client,
+                     "choose-sound-set": console.room.sound_set,
+                     "volume": console.volume_percent},
         "commands": [{"id": tracked.id, "outcome": tracked.outcome,
                       "words": tracked.words(answer_within)} for tracked in console.commands],
     }
@@ -232,6 +237,10 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
     if name == "select_sound_set":
         return {"sound_set": form.get("sound_set", "").strip()}
     if name == "set_volume":
+        step = form.get("step", "")
+        if step in VOLUME_STEPS:  # Quieter / Louder: from the volume the station reports
+            current = console.volume_percent if console.volume_percent is not None else 100
+            return {"volume": min(100, max(0, current + int(step))) / 100}
         text = form.get("volume_percent", "").strip().replace(",", ".")
         try:
             percent = float(text)

@@ -74,6 +74,13 @@
     if (feed.innerHTML !== data.feed) { feed.innerHTML = data.feed; }
     enable(data.controls);
     session(data.session);
+    Object.keys(data.settings).forEach(function (id) {
+      var field = document.getElementById(id);
+      var value = data.settings[id];
+      if (field && value !== null && value !== "" && field !== document.activeElement) {
+        field.value = String(value);
+      }
+    });
     data.commands.forEach(function (command) {
       latest[command.id] = command;
       if (waiting[command.id] && command.outcome !== "sent") {
@@ -82,6 +89,27 @@
       }
     });
     tick();
+  }
+
+  // Ending a session by a stray tap would cut it in two: the first tap asks for a second
+  // one within 5 s.
+  function confirmed(form) {
+    var button = form.querySelector("button");
+    if (form.dataset.armed === "yes") {
+      form.dataset.armed = "";
+      button.textContent = form.dataset.label;
+      return true;
+    }
+    form.dataset.label = button.textContent;
+    form.dataset.armed = "yes";
+    button.textContent = form.dataset.confirm;
+    setTimeout(function () {
+      if (form.dataset.armed === "yes") {
+        form.dataset.armed = "";
+        button.textContent = form.dataset.label;
+      }
+    }, 5000);
+    return false;
   }
 
   function problemOf(response, text) {
@@ -94,6 +122,7 @@
   document.querySelectorAll("form[data-command]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (form.dataset.confirm && !confirmed(form)) { return; }
       var status = form.dataset.status ? document.getElementById(form.dataset.status)
         : form.querySelector(".command-status");
       var body = new FormData(form);
