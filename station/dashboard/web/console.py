@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from station.contract.schemas import NAME_PATTERN
+from station.contract.schemas import NAME_PATTERN, schema
 from station.dashboard.accounts import Role, SignedIn
 from station.dashboard.commands import CommandRefused, DeskView, TrackedCommand
 from station.dashboard.feed import FeedLine, feed_lines, recent_events
@@ -44,7 +44,10 @@ KEEP_ALIVE_SECONDS = 15.0
 # The commands the console offers, with the form fields each takes.
 CONSOLE_COMMANDS = ("start_session", "end_session", "select_client", "select_sound_set",
                     "set_volume", "start_recording", "stop_recording", "tag_observation")
-VOLUME_STEPS = ("-10", "10")  # the Quieter and Louder buttons, in % of the ceiling
+VOLUME_STEPS = ("-10", "10")
+# The contract's keys as the console's fields name them, for its refusals.
+FIELD_LABELS = {"sound_set": "Sound set", "client": "Client", "note": "Note", "tag": "Observation",
+                "payload": "The command"}  # the Quieter and Louder buttons, in % of the ceiling
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,10 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
         if not arguments:
             raise CommandRefused("Choose independent, prompted or hand-over-hand, or write a "
                                  "note first. Nothing was sent.")
+        longest = schema("cmd/tag_observation")["properties"]["note"]["maxLength"]
+        if len(arguments.get("note", "")) > longest:
+            raise CommandRefused(f"Note: {len(arguments['note'])} characters; a note has at "
+                                 f"most {longest}. Shorten it. Nothing was sent.")
         return arguments
     return {}
 
@@ -265,7 +272,10 @@ def _words_of(name: str, arguments: dict[str, Any], refused: CommandRefused) -> 
         return (f"Volume: {half_up(arguments['volume'] * 100)} % is not possible; choose 0 to "
                 "100 % of the client's ceiling (100 % is the ceiling, never louder). Nothing "
                 "was sent.")
-    return str(refused)[:1].upper() + str(refused)[1:]
+    words = str(refused)
+    for key, label in FIELD_LABELS.items():
+        words = words.replace(f"{key}: ", f"{label}: ")
+    return words[:1].upper() + words[1:]
 
 
 async def _send(request: Request, found: SignedIn, console: Console, name: str,
