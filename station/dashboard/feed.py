@@ -100,11 +100,16 @@ def _line(event: dict[str, Any], holds: dict[tuple[str, float], float],
 
 
 def feed_lines(events: Sequence[dict[str, Any]], show_notes: bool,
+               clients: frozenset[str] | None = None,
                limit: int = FEED_LINES) -> list[FeedLine]:
     """The feed of `events` (oldest first, as `recent_events` gives them), newest first.
 
-    `show_notes` False (staff) leaves observations out altogether.
+    `show_notes` False (staff) leaves observations out altogether; `clients` (a therapist's)
+    leaves out the events of every other client: the station may have played for someone
+    else's client a moment ago.
     """
+    if clients is not None:
+        events = [event for event in events if event.get("client") in clients]
     holds = {(str(event.get("input")), float(event["press_t_mono"])): float(event["hold_ms"])
              for event in events if event["type"] == EventType.RELEASE
              and event.get("press_t_mono") is not None and event.get("hold_ms") is not None}

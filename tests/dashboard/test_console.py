@@ -238,4 +238,7 @@ def _a_client_not_hers_closes_her_console_live(chromium: Any, server: DashboardS
     admin.locator("form[action$='/select_client']").get_by_role("button", name="Choose").click()
     expect(page.locator("#console-summary [data-client]")).to_have_text("C-7F3K")
     expect(page.get_by_role("button", name="End session")).to_be_enabled()
+    expect(page.locator("#console-feed li").first).to_contain_text("Client C-7F3K")
+    expect(page.locator("#console-feed")).not_to_contain_text("C-2M9Q")  # not hers
+    expect(admin.locator("#console-feed")).to_contain_text("Client C-2M9Q")
     context.close()

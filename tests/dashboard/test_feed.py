@@ -49,6 +49,14 @@ def test_staff_never_see_observations_or_notes() -> None:
     assert len(lines) == 8
 
 
+def test_a_therapist_sees_only_the_events_of_her_own_clients() -> None:
+    others = [event(11, "client_changed", client="C-2M9Q", detail={"client": "C-2M9Q"}),
+              event(12, "observation", client="C-2M9Q", detail={"note": "not for anna"})]
+    lines = feed_lines(EVENTS + others, show_notes=True, clients=frozenset({"C-7F3K"}))
+    assert lines == feed_lines(EVENTS, show_notes=True)
+    assert len(feed_lines(EVENTS + others, show_notes=True)) == len(lines) + 2
+
+
 def test_the_feed_keeps_the_newest_lines_only() -> None:
     assert [line.text for line in feed_lines(EVENTS, show_notes=True, limit=2)] == [
         "Session ended", "Press on big-blue"]

@@ -141,7 +141,8 @@ def console_of(context: DashboardContext, found: SignedIn, key: StationKey) -> C
         key, view, room(view, context.clock(), starts, None), may_command=not staff,
         show_notes=not staff, clients=tuple(offered), sound_sets=tuple(sound_sets),
         ceiling_dbfs=ceilings.get(client), engine=dict(desk.engine_states.get(key, {})),
-        feed=tuple(feed_lines(recent_events(context.store, key), show_notes=not staff)),
+        feed=tuple(feed_lines(recent_events(context.store, key), show_notes=not staff,
+                              clients=found.clients if found.role is Role.THERAPIST else None)),
         commands=desk.commands.get(key, ()))
 
 
@@ -171,7 +172,8 @@ def live_payload(context: DashboardContext, found: SignedIn, key: StationKey) ->
                      "choose-sound-set": console.room.sound_set,
                      "volume": console.volume_percent},
         "commands": [{"id": tracked.id, "outcome": tracked.outcome,
-                      "words": tracked.words(answer_within)} for tracked in console.commands],
+                      "words": tracked.words(answer_within)} for tracked in console.commands
+                     if tracked.user == found.name],  # only the viewer's own
     }
 
 
