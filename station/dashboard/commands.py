@@ -111,7 +111,7 @@ def checked_payload(name: str, arguments: Mapping[str, Any], command_id: str) ->
     """The command's JSON object, or CommandRefused naming every key that is wrong."""
     spec = command_specs().get(name)
     if spec is None or spec.handled_by != ENGINE:
-        raise CommandRefused(f"the dashboard sends no command {name!r}; commands: "
+        raise CommandRefused(f"The dashboard sends no command {name!r}; commands: "
                              + ", ".join(n for n, s in command_specs().items()
                                          if s.handled_by == ENGINE))
     payload = {"id": command_id, **arguments}
@@ -174,14 +174,14 @@ class CommandDesk:
         view = next((found for found in self.store.stations() if found.station == station),
                     None)
         if view is None:
-            raise CommandRefused(f"no station {station.name} at {station.site} has been heard "
+            raise CommandRefused(f"No station {station.name} at {station.site} has been heard "
                                  "from. Nothing was sent.")
         if view.status != ONLINE:
             raise CommandRefused(f"{station.name} is offline, so nothing was sent (commands are "
                                  "never queued). Check that it is switched on and on the "
                                  "network; the controls come back when it is online.")
         if not self.connected.is_set():
-            raise CommandRefused(f"the broker at {self.settings.host}:{self.settings.port} "
+            raise CommandRefused(f"The broker at {self.settings.host}:{self.settings.port} "
                                  "cannot be reached, so nothing was sent. Try again when the "
                                  "banner is gone.")
         tracked = TrackedCommand(command_id, station, name, tuple(arguments.items()), user,

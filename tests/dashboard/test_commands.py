@@ -58,12 +58,12 @@ def test_a_command_that_breaks_its_schema_or_goes_to_an_offline_station_is_never
         desk.send("anna", SILENT, "set_volume", {"volume": 3})
     with pytest.raises(CommandRefused, match=r"^payload: needs at least one of tag, note"):
         desk.send("anna", SILENT, "tag_observation", {})
-    with pytest.raises(CommandRefused, match="the dashboard sends no command 'replay'"):
+    with pytest.raises(CommandRefused, match="The dashboard sends no command 'replay'"):
         desk.send("anna", SILENT, "replay", {"from_seq": 1, "to_seq": 2})
     with pytest.raises(CommandRefused, match=r"^room-8 is offline, so nothing was sent "
                                              r"\(commands are never queued\)"):
         desk.send("anna", AWAY, "start_session", {})
-    with pytest.raises(CommandRefused, match="no station room-7 at demo-site"):
+    with pytest.raises(CommandRefused, match="No station room-7 at demo-site"):
         desk.send("anna", StationKey("demo-site", "room-7"), "start_session", {})
     # One valid command after them: once it has arrived, nothing before it can still come.
     sent = desk.send("anna", SILENT, "set_volume", {"volume": 0.5})

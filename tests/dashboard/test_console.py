@@ -147,6 +147,14 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     expect(page.get_by_role("button", name="Set", exact=True)).to_be_disabled()
     expect(page.locator("#controls-off")).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
+    # Asked anyway (a page left open elsewhere), the command is refused at once, not queued.
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    refused = page.request.post(f"{dashboard_server.url}/rooms/demo-site/room-1/commands/"
+                                "start_session", form={"csrf_token": token},
+                                headers={"Accept": "application/json"})
+    assert refused.status == 400
+    assert refused.json()["error"].startswith("room-1 is offline, so nothing was sent "
+                                              "(commands are never queued).")
     page.screenshot(path=str(folder / "console-offline-tablet.png"), full_page=True)
     context.close()
 

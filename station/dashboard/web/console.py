@@ -277,7 +277,7 @@ def _words_of(name: str, arguments: dict[str, Any], refused: CommandRefused) -> 
     words = str(refused)
     for key, label in FIELD_LABELS.items():
         words = words.replace(f"{key}: ", f"{label}: ")
-    return words[:1].upper() + words[1:]
+    return words
 
 
 async def _send(request: Request, found: SignedIn, console: Console, name: str,
