@@ -34,7 +34,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from station.contract import schemas
-from station.contract.commands import ENGINE, command_specs
+from station.contract.commands import ENGINE, command_specs, refusal
 from station.contract.topics import ONLINE, Topics
 from station.dashboard.ingest import IngestSettings
 from station.dashboard.store import Store
@@ -115,9 +115,10 @@ def checked_payload(name: str, arguments: Mapping[str, Any], command_id: str) ->
                              + ", ".join(n for n, s in command_specs().items()
                                          if s.handled_by == ENGINE))
     payload = {"id": command_id, **arguments}
-    found = schemas.problems(f"cmd/{name}", payload)
-    if found:
-        raise CommandRefused("; ".join(found) + ". Nothing was sent.")
+    # The station's own check (schema, finite numbers), in the station's words.
+    problem = refusal(name, payload)
+    if problem is not None:
+        raise CommandRefused(f"{problem}. Nothing was sent.")
     return payload
 
 

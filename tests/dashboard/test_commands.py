@@ -56,6 +56,8 @@ def test_a_command_that_breaks_its_schema_or_goes_to_an_offline_station_is_never
     with pytest.raises(CommandRefused, match=r"^volume: 3 is greater than the maximum of 1\. "
                                              r"Nothing was sent\.$"):
         desk.send("anna", SILENT, "set_volume", {"volume": 3})
+    with pytest.raises(CommandRefused, match=r"^numbers must be finite\. Nothing was sent"):
+        desk.send("anna", SILENT, "set_volume", {"volume": float("nan")})
     with pytest.raises(CommandRefused, match=r"^payload: needs at least one of tag, note"):
         desk.send("anna", SILENT, "tag_observation", {})
     with pytest.raises(CommandRefused, match="The dashboard sends no command 'replay'"):

@@ -95,6 +95,9 @@ def test_a_form_with_a_bad_value_gets_the_words_and_nothing_reaches_the_broker(
                      data={"csrf_token": token, "volume_percent": "loud"})
     assert page.status_code == 400
     assert "Volume: 'loud' is not a number" in unescape(page.text)
+    page = anna.post(f"{CONSOLE}/commands/set_volume",
+                     data={"csrf_token": token, "volume_percent": "nan"})
+    assert "Volume: 'nan' is not a number" in unescape(page.text)
     # A valid command after them goes out, once; nothing before it did.
     sent = anna.post(f"{CONSOLE}/commands/set_volume",
                      data={"csrf_token": token, "volume_percent": "40"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import time
 from collections.abc import AsyncIterator
@@ -249,6 +250,8 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
         text = form.get("volume_percent", "").strip().replace(",", ".")
         try:
             percent = float(text)
+            if not math.isfinite(percent):
+                raise ValueError(text)
         except ValueError:
             raise CommandRefused(f"Volume: {text or 'nothing'!r} is not a number; give a "
                                  "percentage of the client's ceiling, 0 to 100. Nothing was "
@@ -270,7 +273,7 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
 
 def _words_of(name: str, arguments: dict[str, Any], refused: CommandRefused) -> str:
     """The contract's refusal, said for the form the person filled in."""
-    if name == "set_volume" and "volume" in arguments:
+    if name == "set_volume" and str(refused).startswith("volume: "):
         return (f"Volume: {half_up(arguments['volume'] * 100)} % is not possible; choose 0 to "
                 "100 % of the client's ceiling (100 % is the ceiling, never louder). Nothing "
                 "was sent.")
