@@ -136,7 +136,7 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     page.set_viewport_size({"width": 800, "height": 1280})
 
     _others_are_kept_out(chromium, dashboard_server, commands)
-    _staff_see_it_read_only(chromium, dashboard_server)
+    _staff_see_it_read_only(chromium, dashboard_server, axe_source, folder)
     _the_audit_names_every_command(chromium, dashboard_server)
     _a_client_not_hers_closes_her_console_live(chromium, dashboard_server, page)
 
@@ -146,6 +146,7 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     expect(page.get_by_role("button", name="Start session")).to_be_disabled()
     expect(page.get_by_role("button", name="Set", exact=True)).to_be_disabled()
     expect(page.locator("#controls-off")).to_be_visible()
+    expect(page.locator("#console")).to_have_attribute("data-online", "off")
     assert page.evaluate("window.notReloaded") is True
     # Asked anyway (a page left open elsewhere), the command is refused at once, not queued.
     token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
@@ -189,7 +190,8 @@ def _others_are_kept_out(chromium: Any, server: DashboardServer, commands: Any) 
     context.close()
 
 
-def _staff_see_it_read_only(chromium: Any, server: DashboardServer) -> None:
+def _staff_see_it_read_only(chromium: Any, server: DashboardServer, axe_source: str,
+                            folder: Path) -> None:
     from playwright.sync_api import expect
 
     context, page = _signed_in(chromium, server.url, "sam")
@@ -199,6 +201,9 @@ def _staff_see_it_read_only(chromium: Any, server: DashboardServer) -> None:
     expect(page.locator("#console-feed")).not_to_contain_text("Observation")
     expect(page.locator("main")).not_to_contain_text("reached for the red button")
     assert page.locator("form[data-command]").count() == 0
+    expect(page.locator("#console")).to_have_attribute("data-online", "on")  # shown green
+    assert serious_violations(page, axe_source) == []
+    page.screenshot(path=str(folder / "console-staff-tablet.png"), full_page=True)
     token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
     response = page.request.post(f"{server.url}/rooms/demo-site/room-1/commands/end_session",
                                  form={"csrf_token": token})

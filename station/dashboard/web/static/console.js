@@ -73,6 +73,7 @@
     if (summary.innerHTML !== data.summary) { summary.innerHTML = data.summary; }
     if (feed.innerHTML !== data.feed) { feed.innerHTML = data.feed; }
     enable(data.controls);
+    root.dataset.online = data.online ? "on" : "off";
     session(data.session);
     Object.keys(data.settings).forEach(function (id) {
       var field = document.getElementById(id);
