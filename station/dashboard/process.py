@@ -117,6 +117,8 @@ class DashboardProcess:
         self.server = _Server(uvicorn.Config(
             create_app(self.context), host=config.listen, port=config.port, log_config=None,
             access_log=False, lifespan="off", proxy_headers=True,
+            # Live streams never end by themselves: a stop must not wait for the browsers.
+            timeout_graceful_shutdown=2,
             ssl_certfile=str(config.tls_cert_file) if config.tls_cert_file else None,
             ssl_keyfile=str(config.tls_key_file) if config.tls_key_file else None))
 

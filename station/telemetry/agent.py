@@ -365,15 +365,15 @@ class TelemetryAgent:
             counts_changed |= self.counts.apply(event)
             state_changed |= self.state.apply(event)
         self.cursor.advance(events[-1].seq)
-        if any(event.type == EventType.CLIENT_CHANGED for event in events) and (
-                self.choices.reread()):  # a reload records one: its files may have changed
-            self.client.publish(self.topics.choices, _compact(self.choices.message), qos=1,
-                                retain=True)
         if counts_changed:
             self._publish_counts()
         if state_changed:
             self.client.publish(
                 self.topics.state, _compact(self.state.message()), qos=1, retain=True)
+        if any(event.type == EventType.CLIENT_CHANGED for event in events) and (
+                self.choices.reread()):  # a reload records one: its files may have changed
+            self.client.publish(self.topics.choices, _compact(self.choices.message), qos=1,
+                                retain=True)
         return len(events)
 
     def health(self) -> dict[str, Any]:

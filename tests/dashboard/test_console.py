@@ -23,6 +23,17 @@ pytestmark = pytest.mark.browser
 CONSOLE = "/rooms/demo-site/room-1/console"
 
 
+@pytest.fixture(autouse=True)
+def patient_expectations() -> Iterator[None]:
+    """What the page shows here has crossed a station, its agent, the broker and ingest: on a
+    busy 2-core machine that can take longer than Playwright's 5 s default."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20000)
+    yield
+    expect.set_options(timeout=5000)
+
+
 @pytest.fixture
 def live_station(station_config: Any, mosquitto: Any) -> Iterator[StationProcess]:
     """`station run --simulate` publishing to the fixture broker, aggregates every second."""
@@ -157,6 +168,10 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     assert refused.json()["error"].startswith("room-1 is offline, so nothing was sent "
                                               "(commands are never queued).")
     page.screenshot(path=str(folder / "console-offline-tablet.png"), full_page=True)
+    # A stop of the dashboard does not wait for the open console's live stream.
+    assert dashboard_server.stop() == 0, dashboard_server.process.log
+    expect(page.locator("#live-status")).to_have_text("Live updates lost: reconnecting by "
+                                                      "itself…")
     context.close()
 
 
