@@ -48,7 +48,7 @@ KEPT_PER_STATION = 20  # commands remembered per station, for the console
 MAX_CHOICES_BYTES = 64 * 1024
 MAX_ACK_BYTES = 16 * 1024
 
-SENT, DONE, REFUSED, UNANSWERED = "sent", "done", "refused", "unanswered"
+SENT, DONE, REFUSED, UNANSWERED, NOT_SENT = "sent", "done", "refused", "unanswered", "not_sent"
 
 
 class CommandRefused(StationError, ValueError):
@@ -67,7 +67,8 @@ class TrackedCommand:
     sent_at: float
     """Unix time, seconds."""
     outcome: str = SENT
-    """``sent`` (no answer yet), ``done``, ``refused`` or ``unanswered``."""
+    """``sent`` (no answer yet), ``done``, ``refused``, ``unanswered``, or ``not_sent`` (the
+    broker was lost between the check and the publish)."""
     error: str = ""
     """The station's words when it refused."""
 
@@ -77,6 +78,9 @@ class TrackedCommand:
             return "Done."
         if self.outcome == REFUSED:
             return f"The station refused: {self.error}"
+        if self.outcome == NOT_SENT:
+            return ("Not sent: the connection to the broker was lost just then. Try again "
+                    "when the banner is gone.")
         if self.outcome == UNANSWERED:
             return (f"The station did not answer within {answer_within:.0f} s. It may not "
                     "have done it: check the state shown before trying again.")
@@ -200,8 +204,7 @@ class CommandDesk:
             properties = Properties(PacketTypes.PUBLISH)
             properties.MessageExpiryInterval = int(self.answer_within)
         if not self.client.is_connected():
-            tracked = replace(tracked, outcome=REFUSED, error="the broker was lost just then; "
-                              "nothing was sent")
+            tracked = replace(tracked, outcome=NOT_SENT)
         else:
             self.client.publish(topic, json.dumps(payload), qos=1, properties=properties)
             log.info("%s sent %s to %s (id %s)", tracked.user, tracked.command, tracked.station,
