@@ -278,7 +278,7 @@ def _run_engine(arguments: argparse.Namespace) -> int:
 def _run_agent(arguments: argparse.Namespace) -> int:
     from station.telemetry.agent import TelemetryAgent
 
-    agent = TelemetryAgent(_load(arguments))
+    agent = TelemetryAgent(_load(arguments), arguments.overrides)
     _stop_on_signals(agent.stopping)
     return agent.run()
 

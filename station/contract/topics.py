@@ -43,6 +43,12 @@ class Topics:
         return f"{self.base}/state"
 
     @property
+    def choices(self) -> str:
+        """Retained JSON: the clients (with their volume ceilings) and sound sets this station
+        can switch to, from its config files."""
+        return f"{self.base}/choices"
+
+    @property
     def aggregates(self) -> str:
         """Retained JSON every telemetry.aggregate_seconds: the running session's tallies."""
         return f"{self.base}/session/aggregates"

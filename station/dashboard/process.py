@@ -26,6 +26,7 @@ import uvicorn
 from station import sdnotify
 from station.config import DashboardConfig
 from station.dashboard.accounts import Accounts
+from station.dashboard.commands import CommandDesk
 from station.dashboard.ingest import Ingest, IngestSettings, IngestStatus
 from station.dashboard.limits import LoginLimiter
 from station.dashboard.live import LiveHub
@@ -100,6 +101,7 @@ class DashboardProcess:
         self.store = Store(open_engine(config.database_url))
         self.ingest: Ingest | None = None
         self.gap_filler: GapFiller | None = None
+        self.command_desk: CommandDesk | None = None
         self.retention = Retention(self.store, config.retention_days)
         self._database_problem = "not checked yet"
         broker = config.broker
@@ -115,6 +117,8 @@ class DashboardProcess:
         self.server = _Server(uvicorn.Config(
             create_app(self.context), host=config.listen, port=config.port, log_config=None,
             access_log=False, lifespan="off", proxy_headers=True,
+            # Live streams never end by themselves: a stop must not wait for the browsers.
+            timeout_graceful_shutdown=2,
             ssl_certfile=str(config.tls_cert_file) if config.tls_cert_file else None,
             ssl_keyfile=str(config.tls_key_file) if config.tls_key_file else None))
 
@@ -143,6 +147,11 @@ class DashboardProcess:
         # Whatever the store lacks of a station's seq, it asks the station to publish again.
         self.gap_filler = GapFiller(self.store, ingest_settings(self.config))
         self.gap_filler.start()
+        # The session console's commands, on a connection of their own.
+        self.command_desk = CommandDesk(self.store, ingest_settings(self.config),
+                                        on_change=self.hub.changed)
+        self.command_desk.start()
+        self.context.commands = self.command_desk
         self.retention.start()
         log.info("database ready; ingest reads %s:%d", self.config.broker.host,
                  self.config.broker.port)
@@ -201,6 +210,8 @@ class DashboardProcess:
             self.retention.stop()
             if self.gap_filler is not None:
                 self.gap_filler.stop()
+            if self.command_desk is not None:
+                self.command_desk.stop()
             if self.ingest is not None:
                 self.ingest.stop()
             self.store.close()

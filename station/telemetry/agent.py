@@ -18,7 +18,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -36,6 +36,7 @@ from station.telemetry.aggregate import (
     StationState,
     session_summary,
 )
+from station.telemetry.choices import StationChoices
 from station.telemetry.commands import CommandRelay, CommandWorker, stamped
 from station.telemetry.eventlog import DeliveryCursor, EventReader
 from station.telemetry.homeassistant import discovery_messages
@@ -74,9 +75,10 @@ class TelemetryAgent:
     `publish_periodic`), the calling thread is the owner.
     """
 
-    def __init__(self, station: LoadedStation) -> None:
+    def __init__(self, station: LoadedStation, overrides: Sequence[str] = ()) -> None:
         config = station.config
         self.station = station
+        self.choices = StationChoices(station, overrides)  # what a dashboard may switch to
         self.topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
         self.stopping = threading.Event()
         self.connected = threading.Event()  # set by paho's thread while it has a connection
@@ -92,10 +94,8 @@ class TelemetryAgent:
         self.audio = AudioStatus()  # on the health topic, published at once when it changes
         self.audio.restore(self.reader, self.cursor.seq)
         self.gaps = PressGaps(self.reader)
-        self.replays = Replays(
-            self.reader,
-            lambda event, gap_ms: event.as_message(config.station.id, config.station.site, gap_ms),
-        )
+        name, site = config.station.id, config.station.site
+        self.replays = Replays(self.reader, lambda event, gap: event.as_message(name, site, gap))
         self.commands = CommandRelay(station.data_dir,
                                      agent_commands={"replay": self.replays.request})
         self.command_worker: CommandWorker | None = None
@@ -202,6 +202,9 @@ class TelemetryAgent:
                 return
             act()
 
+    def _retain(self, topic: str, message: Any) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(topic, _compact(message), qos=1, retain=True)
+
     def _announce(self) -> None:
         """After a (re)connect: online, the subscriptions, and the retained messages."""
         log.info("connected to MQTT broker %s:%d (MQTT %s)", *self.broker,
@@ -212,9 +215,9 @@ class TelemetryAgent:
             self.client.subscribe(self._homeassistant_status, qos=1)
             self.publish_discovery()
         # A broker that restarted without persistence has lost the retained messages.
+        self._retain(self.topics.choices, self.choices.message)
         if self.state.known:
-            self.client.publish(
-                self.topics.state, _compact(self.state.message()), qos=1, retain=True)
+            self._retain(self.topics.state, self.state.message())
         if self.counts.session:
             self._publish_counts()
         sdnotify.status("online: delivering events")
@@ -263,10 +266,9 @@ class TelemetryAgent:
         """Home Assistant's discovery configs, retained (cheap: paho queues them)."""
         config = self.station.config
         inputs = [item.name for item in config.inputs]
-        for topic, payload in discovery_messages(
-            self.topics, inputs, config.mqtt.homeassistant_prefix
-        ).items():
-            self.client.publish(topic, _compact(payload), qos=1, retain=True)
+        messages = discovery_messages(self.topics, inputs, config.mqtt.homeassistant_prefix)
+        for topic, payload in messages.items():
+            self._retain(topic, payload)
 
     def publish_ack(self, ack: dict[str, Any]) -> None:
         self.client.publish(self.topics.ack, _compact(ack), qos=1)
@@ -357,8 +359,7 @@ class TelemetryAgent:
                     self.reader.session_events(ended, event.seq),
                     self.station.config.telemetry.engaged_gap_seconds,
                 )
-                infos.append(self.client.publish(
-                    self.topics.summary, _compact(summary), qos=1, retain=True))
+                infos.append(self._retain(self.topics.summary, summary))
         if not self._acknowledged(infos):
             return 0
         counts_changed = state_changed = False
@@ -370,8 +371,10 @@ class TelemetryAgent:
         if counts_changed:
             self._publish_counts()
         if state_changed:
-            self.client.publish(
-                self.topics.state, _compact(self.state.message()), qos=1, retain=True)
+            self._retain(self.topics.state, self.state.message())
+        if any(event.type == EventType.CLIENT_CHANGED for event in events) and (
+                self.choices.reread()):  # a reload records one: its files may have changed
+            self._retain(self.topics.choices, self.choices.message)
         return len(events)
 
     def health(self) -> dict[str, Any]:
@@ -407,7 +410,7 @@ class TelemetryAgent:
         health = self.health()
         if not self.connected.is_set():
             return
-        self.client.publish(self.topics.health, _compact(health), qos=1, retain=True)
+        self._retain(self.topics.health, health)
         if self.counts.session:
             self.client.publish(
                 self.topics.aggregates, _compact(self.counts.aggregates_message(period)),

@@ -105,3 +105,15 @@ def test_the_station_status_details_are_documented_in_docs_mqtt() -> None:
         assert f"`{key}`" in row or f"`detail.{key}`" in row, key
         for value in rule.get("enum", []):
             assert f"`{value}`" in row, (key, value)
+
+
+def test_every_published_topic_of_docs_mqtt_has_its_schema_and_every_schema_its_row() -> None:
+    section = _docs_section("What the station publishes")
+    named = set(re.findall(r"^\| `<base>/[^`]+` \| \d \| \w+ \| `([a-z_]+)\.json` \|", section,
+                           flags=re.M))
+    folder = Path(schemas.__file__).parent
+    published = {path.stem for path in folder.glob("*.json")
+                 if not path.stem.startswith("homeassistant_")}
+    assert named == published
+    for name in named:
+        assert schemas.schema(name)["$id"] == f"sensory/v1/{name}.json"

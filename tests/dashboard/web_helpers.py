@@ -19,7 +19,8 @@ from station.dashboard.web.context import DashboardContext
 PASSWORD = "a long enough password"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # What each path parameter of the app is filled with when a test walks every route.
-PARAMETERS = {"client": "C-2M9Q", "session_id": "s-of-c-2m9q"}
+PARAMETERS = {"client": "C-2M9Q", "session_id": "s-of-c-2m9q", "site": "demo-site",
+              "station": "room-1", "command": "start_session"}
 
 
 @dataclass

@@ -23,7 +23,7 @@ def schema_of(topics: Topics, topic: str) -> str:
     if relative.startswith("cmd/"):
         return f"cmd/{relative.removeprefix('cmd/')}"
     known = {"status": "status", "events": "event", "session/counts": "counts", "ack": "ack",
-             "state": "state", "session/aggregates": "aggregates",
+             "state": "state", "choices": "choices", "session/aggregates": "aggregates",
              "session/summary": "summary", "status/health": "health"}
     assert relative in known, f"{topic} is not in docs/mqtt.md"
     return known[relative]
@@ -87,6 +87,9 @@ def test_every_published_message_matches_its_schema(
         assert not problems, f"{topic} {payload!r}: {problems}"
         seen[schema] = seen.get(schema, 0) + 1
     assert set(seen) == {"status", "event", "counts", "input_presses", "ack", "state",
-                         "aggregates", "summary", "health"}, seen
+                         "choices", "aggregates", "summary", "health"}, seen
+    choices = next(json.loads(p) for t, p, _ in subscriber.messages if t == topics.choices)
+    assert choices["sound_sets"] == sorted(station.sound_sets)
+    assert [entry["client"] for entry in choices["clients"]] == sorted(station.clients)
     event_types = {json.loads(p)["type"] for t, p, _ in subscriber.messages if t == topics.events}
     assert event_types == set(schemas.schema("event")["properties"]["type"]["enum"])

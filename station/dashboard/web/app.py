@@ -69,7 +69,15 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(context: DashboardContext) -> FastAPI:
     """The dashboard's web application on `context`'s parts."""
-    from station.dashboard.web import admin, health, history, pages, session_pages, stream
+    from station.dashboard.web import (
+        admin,
+        console,
+        health,
+        history,
+        pages,
+        session_pages,
+        stream,
+    )
 
     # No API description is served: only signed-in people see what the dashboard offers
     # (`app.openapi()` still lists every route, for the tests).
@@ -80,7 +88,7 @@ def create_app(context: DashboardContext) -> FastAPI:
     charts = ChartAssets(context.assets_dir if context is not None else None).folder
     if charts is not None:
         app.mount(URL_PREFIX, OptionalFiles(directory=charts, check_dir=False), name="uplot")
-    for module in (pages, history, session_pages, stream, admin, health):
+    for module in (pages, history, session_pages, stream, admin, health, console):
         app.include_router(module.router)
 
     @app.middleware("http")

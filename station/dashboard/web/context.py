@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from station.dashboard.accounts import Accounts
+from station.dashboard.commands import CommandDesk
 from station.dashboard.ingest import IngestStatus
 from station.dashboard.limits import LoginLimiter
 from station.dashboard.live import LiveHub
@@ -41,6 +42,8 @@ class DashboardContext:
     """Where the npm packages were fetched (`web.assets`); None: no charts."""
     changes: ChangeCache = field(default_factory=ChangeCache)
     """The client pages' change markers of finished sessions, kept for the process."""
+    commands: CommandDesk | None = None
+    """The session console's commands; None until the database is ready."""
 
     def require_database(self) -> None:
         problem = self.database_problem()

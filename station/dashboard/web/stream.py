@@ -55,6 +55,16 @@ def _banner(problems: list[str]) -> str:
     return templates.get_template("_banner.html").render(problems=problems)
 
 
+async def still_signed_in(context: DashboardContext, token: str) -> bool:
+    """Whether the sign-in behind a long-lived stream still holds (a database that is down
+    does not end it: the banner says so already)."""
+    try:
+        return await run_in_threadpool(context.accounts.signed_in, token,
+                                       context.session_idle_s) is not None
+    except (OperationalError, InterfaceError):
+        return True
+
+
 @router.get("/rooms/events")
 async def rooms_events(request: Request, found: Viewer) -> StreamingResponse:
     context = context_of(request)
@@ -77,12 +87,7 @@ async def rooms_events(request: Request, found: Viewer) -> StreamingResponse:
                 quiet = time.monotonic()
             if time.monotonic() - checked > RECHECK_SIGN_IN_SECONDS:
                 checked = time.monotonic()
-                try:
-                    still = await run_in_threadpool(context.accounts.signed_in, token,
-                                                    context.session_idle_s)
-                except (OperationalError, InterfaceError):
-                    still = found  # the database is down: the banner says so already
-                if still is None:
+                if not await still_signed_in(context, token):
                     yield "event: signed-out\ndata: {}\n\n"
                     return
             await context.hub.wait_newer(sent, BANNER_CHECK_SECONDS)

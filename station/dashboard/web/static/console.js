@@ -1,0 +1,182 @@
+// The session console, live: server-sent events replace the state and the feed, switch the
+// controls on and off, and turn each command's "sent" into "done" or the station's words.
+// EventSource reconnects by itself; every connection starts complete.
+(function () {
+  "use strict";
+  var root = document.getElementById("console");
+  if (!root || !window.EventSource) { return; }
+  var live = document.getElementById("live-status");
+  var banner = document.getElementById("banner");
+  var summary = document.getElementById("console-summary");
+  var feed = document.getElementById("console-feed");
+  var controls = document.querySelectorAll(".controls");
+  var controlsOff = document.getElementById("controls-off");
+  var observeHint = document.getElementById("observe-hint");
+  var offset = parseFloat(root.dataset.now) - Date.now() / 1000;
+  var waiting = {};  // command id -> its status element
+  var latest = {};  // command id -> what the last event said of it (it may beat the reply)
+
+  function say(text, state) { live.textContent = text; live.dataset.state = state; }
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    if (seconds < 60) { return seconds + " s"; }
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) { return minutes + " min"; }
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  function tick() {
+    var now = Date.now() / 1000 + offset;
+    summary.querySelectorAll("[data-since]").forEach(function (element) {
+      element.textContent = duration(now - parseFloat(element.dataset.since));
+    });
+  }
+
+  function show(element, text, outcome) {
+    if (!element) { return; }
+    element.textContent = text;
+    element.dataset.outcome = outcome;
+  }
+
+  function session(running) {
+    root.dataset.session = running ? "on" : "off";
+    document.querySelectorAll("[data-when-session]").forEach(function (form) {
+      form.hidden = form.dataset.whenSession !== root.dataset.session;
+    });
+    document.querySelectorAll("[data-needs-session]").forEach(function (button) {
+      button.disabled = !running;
+    });
+    if (observeHint) { observeHint.hidden = running; }
+  }
+
+  function enable(on) {
+    root.dataset.controls = on ? "on" : "off";
+    controls.forEach(function (fieldset) { fieldset.disabled = !on; });
+    if (controlsOff) { controlsOff.hidden = on; }
+  }
+
+  function apply(data) {
+    banner.innerHTML = data.banner;
+    if (!data.allowed) {
+      enable(false);
+      summary.innerHTML = "";
+      var note = document.createElement("p");
+      note.className = "error";
+      note.textContent = data.message;
+      summary.appendChild(note);
+      feed.innerHTML = "";
+      return;
+    }
+    if (data.unavailable) { enable(false); return; }
+    if (data.now) { offset = data.now - Date.now() / 1000; }
+    if (summary.innerHTML !== data.summary) { summary.innerHTML = data.summary; }
+    if (feed.innerHTML !== data.feed) { feed.innerHTML = data.feed; }
+    enable(data.controls);
+    root.dataset.online = data.online ? "on" : "off";
+    session(data.session);
+    Object.keys(data.settings).forEach(function (id) {
+      var field = document.getElementById(id);
+      var value = data.settings[id];
+      if (field && value !== null && value !== "" && field !== document.activeElement) {
+        field.value = String(value);
+      }
+    });
+    data.commands.forEach(function (command) {
+      latest[command.id] = command;
+      if (waiting[command.id] && command.outcome !== "sent") {
+        show(waiting[command.id], command.words, command.outcome);
+        delete waiting[command.id];
+      }
+    });
+    tick();
+  }
+
+  // Ending a session by a stray tap would cut it in two: the first tap asks for a second
+  // one within 5 s.
+  function confirmed(form) {
+    var button = form.querySelector("button");
+    if (form.dataset.armed === "yes") {
+      form.dataset.armed = "";
+      button.textContent = form.dataset.label;
+      return true;
+    }
+    form.dataset.label = button.textContent;
+    form.dataset.armed = "yes";
+    button.textContent = form.dataset.confirm;
+    setTimeout(function () {
+      if (form.dataset.armed === "yes") {
+        form.dataset.armed = "";
+        button.textContent = form.dataset.label;
+      }
+    }, 5000);
+    return false;
+  }
+
+  function problemOf(response, text) {
+    try { return JSON.parse(text).error; } catch (ignored) { /* an HTML page */ }
+    var page = new DOMParser().parseFromString(text, "text/html");
+    var message = page.querySelector(".message, .error");
+    return message ? message.textContent : "Not sent (" + response.status + "). Reload the page.";
+  }
+
+  document.querySelectorAll("form[data-command]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (form.dataset.confirm && !confirmed(form)) { return; }
+      var status = form.dataset.status ? document.getElementById(form.dataset.status)
+        : form.querySelector(".command-status");
+      var body = new FormData(form);
+      if (event.submitter && event.submitter.name) {
+        body.append(event.submitter.name, event.submitter.value);
+      }
+      show(status, "Sending…", "sending");
+      fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
+                          headers: {"Accept": "application/json"}})
+        .then(function (response) {
+          return response.text().then(function (text) {
+            if (response.status === 202) {
+              var sent = JSON.parse(text);
+              var known = latest[sent.id];
+              if (known && known.outcome !== "sent") {
+                show(status, known.words, known.outcome);
+              } else {
+                show(status, sent.words, sent.outcome);
+                waiting[sent.id] = status;
+              }
+              if (form.id === "observe-form") { form.querySelector("#note").value = ""; }
+            } else {
+              show(status, problemOf(response, text), "refused");
+            }
+          });
+        })
+        .catch(function () {
+          show(status, "The dashboard could not be reached; nothing was sent. Try again.",
+               "refused");
+        });
+    });
+  });
+
+  // Enter in the note sends the note alone, never an implicit "independent".
+  var note = document.getElementById("note");
+  if (note) {
+    note.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") { return; }
+      event.preventDefault();
+      note.form.requestSubmit(note.form.querySelector("button:not([name])"));
+    });
+  }
+
+  session(root.dataset.session === "on");
+  var source = new EventSource(root.dataset.stream);
+  source.addEventListener("open", function () { say("Live: updates by itself", "live"); });
+  source.addEventListener("error", function () {
+    say("Live updates lost: reconnecting by itself…", "lost");
+  });
+  source.addEventListener("console", function (event) { apply(JSON.parse(event.data)); });
+  source.addEventListener("signed-out", function () {
+    source.close();
+    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+  });
+  setInterval(tick, 15000);
+}());

@@ -1,0 +1,51 @@
+"""What a station can switch to: its clients (with their volume ceilings) and sound sets.
+
+Published retained on ``<base>/choices`` (``choices.json``) so that a dashboard offers only
+what the station has. The agent reads them from the same config files as the engine and reads
+them again whenever a delivered ``client_changed`` event says the engine may have reloaded
+(a reload always records one, whoever asked for it: MQTT, `station control`, SIGHUP).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from station.config import LoadedStation, load_station
+from station.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def choices_message(station: LoadedStation) -> dict[str, Any]:
+    """The ``choices`` payload of `station`, clients and sound sets in name order."""
+    return {
+        "clients": [{"client": name,
+                     "volume_ceiling_dbfs": station.clients[name].client.volume_ceiling_dbfs}
+                    for name in sorted(station.clients)],
+        "sound_sets": sorted(station.sound_sets),
+    }
+
+
+class StationChoices:
+    """The station's choices as last read; owned by the agent's delivery loop."""
+
+    def __init__(self, station: LoadedStation, overrides: Sequence[str] = ()) -> None:
+        self.path: Path = station.path
+        self.overrides = list(overrides)
+        self.message = choices_message(station)
+
+    def reread(self) -> bool:
+        """Read the config files again; True when the choices changed. A file that cannot be
+        read keeps the last choices (the engine keeps its running settings then too)."""
+        try:
+            fresh = choices_message(load_station(self.path, self.overrides))
+        except ConfigError as error:
+            log.warning("the station's choices were not read again (%s); keeping the last",
+                        str(error).splitlines()[0] if str(error) else "config problem")
+            return False
+        changed = fresh != self.message
+        self.message = fresh
+        return changed
