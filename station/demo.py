@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from station.dashboard.demo_login import (
     make_demo_login,
 )
 from station.engine.control_socket import send_command
+from station.signals import on_signals
 from station.supervisor import Supervisor, station_children
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,18 @@ class CountsWatcher:
         client.subscribe(self.topics.counts, 1)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        payload = json.loads(message.payload)
+        # The embedded broker (amqtt 0.12) also hands a connecting client the retained
+        # messages of topics other clients subscribed to: only the counts topic is read.
+        if message.topic != self.topics.counts:
+            return
+        try:
+            payload = json.loads(message.payload)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            log.warning("demo: counts message that is not a JSON object ignored: %r",
+                        message.payload[:80])
+            return
         # The agent publishes (empty) counts as soon as it has delivered the session's start.
         if payload.get("session"):
             self.session = payload["session"]
@@ -134,13 +147,18 @@ def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Pa
             engine_stdin=subprocess.PIPE if scripted else None,
         )
         supervisor = Supervisor(children)
+        # SIGTERM (a timeout, a closed terminal) ends the demo as Ctrl-C does: with its
+        # station's processes, not leaving them running.
+        previous = on_signals((signal.SIGTERM,), supervisor.stopping.set)
         supervisor.start()
         show = None if scripted else (lambda counts: print(_format(counts), flush=True))
         watcher = CountsWatcher(station, show)
         try:
-            if not watcher.session_started.wait(READY_TIMEOUT_SECONDS):
-                print("demo: the station did not start within 30 s (see the log above)",
-                      file=sys.stderr)
+            if not _wait_unless_stopped(watcher.session_started, supervisor.stopping,
+                                        READY_TIMEOUT_SECONDS):
+                if not supervisor.stopping.is_set():
+                    print("demo: the station did not start within 30 s (see the log above)",
+                          file=sys.stderr)
                 return 1
             if not dashboard.wait_listening(READY_TIMEOUT_SECONDS, supervisor.stopping):
                 print("demo: the dashboard did not answer within 30 s (see the log above)",
@@ -167,6 +185,18 @@ def run_demo(config_path: Path, overrides: list[str], seconds: float, record: Pa
         finally:
             watcher.close()
             supervisor.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _wait_unless_stopped(event: threading.Event, stopping: threading.Event,
+                         timeout: float) -> bool:
+    """Wait for `event` up to `timeout` s, giving up early once `stopping` is set."""
+    deadline = time.monotonic() + timeout
+    while not event.wait(0.1):
+        if stopping.is_set() or time.monotonic() > deadline:
+            return False
+    return True
 
 
 def _save_report(station: LoadedStation, session: str, dashboard: DashboardBrowser,

@@ -89,3 +89,27 @@ def test_keyboard_demo_plays_a_key_and_shows_its_count(tmp_path: Path) -> None:
         os.close(controller)
     assert process.returncode == 0
     assert restored == echo_and_lines, "the terminal gets its echo and line editing back"
+
+
+def test_a_demo_ended_by_sigterm_while_starting_leaves_no_process_behind() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "station", "demo", "--config", str(SHIPPED_CONFIG / "station.toml"),
+         "--seconds", "30"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    assert demo.stderr is not None
+    started: dict[str, int] = {}
+    deadline = time.monotonic() + 30
+    while "dashboard" not in started and time.monotonic() < deadline:
+        line = demo.stderr.readline()
+        if not line:
+            break
+        if found := re.search(r"demo: started (.+) \(pid (\d+)\)", line):
+            started[found[1]] = int(found[2])
+    assert set(started) == {"embedded broker", "engine", "telemetry agent", "dashboard"}, started
+    demo.send_signal(signal.SIGTERM)
+    assert demo.wait(30) != 0
+    demo.stderr.close()
+    left = [name for name, pid in started.items() if Path(f"/proc/{pid}").exists()
+            and b"station" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert left == [], f"still running after the demo ended: {left}"

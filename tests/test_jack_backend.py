@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,29 +26,22 @@ PERIOD = 64
 
 def start_jackd(name: str) -> subprocess.Popen[bytes]:
     """jackd with the dummy driver under `name`, once it answers."""
-    binary = shutil.which("jackd") or "/usr/bin/jackd"
-    if not Path(binary).exists():
-        pytest.fail("jackd is not installed: run 'make test' (it installs jackd2 as root)")
-    import jack
+    from station.bench._jack import start_jackd as start
 
-    process = subprocess.Popen(
-        [binary, "-n", name, "--no-realtime", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    jack.set_error_function(lambda message: None)
-    ready = threading.Event()
-    for _ in range(100):
-        try:
-            jack.Client("probe", servername=name, no_start_server=True).close()
-            ready.set()
-            break
-        except jack.JackError:
-            if process.poll() is not None or ready.wait(0.1):
-                break
-    if not ready.is_set():
-        process.kill()
-        pytest.fail("jackd with the dummy driver did not start")
-    return process
+    try:
+        return start(name)
+    except RuntimeError as error:
+        pytest.fail(f"{error} (run 'make test': it installs jackd2 as root)")
+
+
+def start_named_jackd() -> tuple[str, subprocess.Popen[bytes]]:
+    """jackd with the dummy driver under a test server name no running server has."""
+    from station.bench._jack import start_dummy_jackd
+
+    try:
+        return start_dummy_jackd("station-test")
+    except RuntimeError as error:
+        pytest.fail(f"{error} (run 'make test': it installs jackd2 as root)")
 
 
 def stop_jackd(process: subprocess.Popen[bytes]) -> None:
@@ -62,8 +53,7 @@ def stop_jackd(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def jack_server() -> Iterator[str]:
     """A jackd with the dummy driver under a name of its own; yields the server name."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    process = start_jackd(name)
+    name, process = start_named_jackd()
     yield name
     stop_jackd(process)
 
@@ -177,9 +167,8 @@ def test_a_lost_jack_server_is_retried_and_the_sound_comes_back(
     from station.sound.output import LOST, PLAYING, AudioOutput
 
     shipped = load_station(SHIPPED_CONFIG / "station.toml")
-    name = f"test-{uuid.uuid4().hex[:8]}"
+    name, first = start_named_jackd()
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
-    first = start_jackd(name)
     second = None
     output = AudioOutput(AudioSection(backend="jack"), shipped.sound_set, shipped.client, [],
                          jack_name="loss-test")
@@ -229,9 +218,8 @@ def test_a_frozen_audio_device_is_noticed_by_the_stall_watch_and_the_sound_comes
     from station.sound.server import STALL_SECONDS
 
     shipped = load_station(SHIPPED_CONFIG / "station.toml")
-    name = f"test-{uuid.uuid4().hex[:8]}"
+    name, device = start_named_jackd()
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
-    device = start_jackd(name)
     output = AudioOutput(AudioSection(backend="jack"), shipped.sound_set, shipped.client, [],
                          jack_name="stall-test")
     lost_server = output.audio
@@ -299,8 +287,7 @@ def test_a_recording_goes_on_in_a_new_part_after_the_audio_device_comes_back(
 
     path = station_config({"audio.backend": "jack"})
     data_dir = load_station(path).data_dir
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    first = start_jackd(name)
+    name, first = start_named_jackd()
     second = None
     engine = subprocess.Popen(
         [sys.executable, "-m", "station", "engine", "--simulate", "--config", str(path)],

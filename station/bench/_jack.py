@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -144,31 +145,72 @@ class PortListener:
         self.client.close()
 
 
-def start_jackd(name: str, realtime: bool) -> subprocess.Popen[bytes]:
+# JACK's registry (/dev/shm/jack-shm-registry) holds eight servers, and frees the entry of a
+# jackd that died without its SIGTERM only when a server of the same name starts again. Names
+# of our own, reused, keep killed benchmark or test servers from filling it for good.
+SERVER_NAME_SLOTS = 4
+
+
+def start_dummy_jackd(purpose: str, realtime: bool = False) -> tuple[str, subprocess.Popen[bytes]]:
+    """jackd with the dummy driver under the first name ``<purpose>-<n>`` no running server
+    has; (the name, the process)."""
+    problems = []
+    for slot in range(SERVER_NAME_SLOTS):
+        name = f"{purpose}-{slot}"
+        if server_answers(name):
+            continue  # another benchmark or test is using this one
+        try:
+            return name, start_jackd(name, realtime)
+        except RuntimeError as error:
+            problems.append(str(error))
+    raise RuntimeError("; ".join(problems) or
+                       f"every JACK server name {purpose}-0 … {purpose}-{SERVER_NAME_SLOTS - 1} "
+                       "is in use by a running jackd")
+
+
+def server_answers(name: str) -> bool:
+    """Whether a JACK server called `name` is running and lets a client in."""
     import jack
 
+    jack.set_error_function(lambda message: None)
+    try:
+        jack.Client("probe", servername=name, no_start_server=True).close()
+    except jack.JackError:
+        return False
+    return True
+
+
+def start_jackd(name: str, realtime: bool = False) -> subprocess.Popen[bytes]:
+    """jackd with the dummy driver under `name`, once it answers; a RuntimeError with what
+    jackd said if it does not within 10 s."""
     binary = shutil.which("jackd") or "/usr/bin/jackd"
     if not Path(binary).exists():
         raise RuntimeError("jackd is not installed: apt-get install jackd2")
     # With --realtime, jackd and its clients' audio threads (the engine's and the reference's)
     # run SCHED_FIFO, as on a Pi whose units allow LimitRTPRIO; needs the right to do so.
     priority = ["--realtime"] if realtime else ["--no-realtime"]
-    process = subprocess.Popen(
-        [binary, "-n", name, *priority, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    jack.set_error_function(lambda message: None)
-    waited = threading.Event()
-    for _ in range(100):
-        try:
-            jack.Client("probe", servername=name, no_start_server=True).close()
-            return process
-        except jack.JackError:
+    # What jackd says goes to a file no one reads unless it fails to start (it keeps
+    # writing there, a line per xrun, until it ends).
+    with tempfile.TemporaryFile() as said:
+        process = subprocess.Popen(
+            [binary, "-n", name, *priority, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+            stdout=said, stderr=subprocess.STDOUT,
+        )
+        waited = threading.Event()
+        for _ in range(100):
+            if server_answers(name):
+                return process
             if process.poll() is not None:
                 break
             waited.wait(0.1)
-    process.kill()
-    raise RuntimeError("jackd with the dummy driver did not start")
+        process.kill()
+        process.wait()
+        said.seek(0)
+        lines = [line for line in said.read().decode(errors="replace").splitlines()
+                 if line.strip() and not line.startswith(("jackdmp ", "Copyright", "jackdmp comes",
+                                                          "This is free", "under certain"))]
+    ending = "; ".join(lines[-3:]) or "it printed nothing"
+    raise RuntimeError(f"jackd with the dummy driver did not start as {name!r}: {ending}")
 
 
 def idle_xruns(server: str, seconds: float) -> dict[str, Any]:

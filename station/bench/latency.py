@@ -48,7 +48,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -60,7 +59,7 @@ from station.bench._jack import (
     RATE,
     PortListener,
     idle_xruns,
-    start_jackd,
+    start_dummy_jackd,
 )
 from station.bench._peers import missing_programs
 from station.errors import StationError
@@ -345,8 +344,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     # --peers absent: None; alone: [] (both); with names: those.
     peer_names = [] if arguments.peers is None else [
         name for name in PEERS if name in (arguments.peers or PEERS)]
-    server = f"bench-{uuid.uuid4().hex[:8]}"
-    jackd = start_jackd(server, arguments.realtime)
+    server, jackd = start_dummy_jackd("bench", arguments.realtime)
     try:
         with tempfile.TemporaryDirectory() as folder:
             station, probe, background = _station_config(

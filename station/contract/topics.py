@@ -81,6 +81,10 @@ class Topics:
         """The answer to every command: ``id``, ``ok`` and, when refused, ``error``. QoS 1."""
         return f"{self.base}/ack"
 
+    def is_command(self, topic: str) -> bool:
+        """Whether `topic` is one of this station's ``cmd/<command>`` topics."""
+        return topic.startswith(f"{self.base}/cmd/")
+
     def command_name(self, topic: str) -> str:
         """The command a ``cmd/<command>`` topic names."""
         return topic.removeprefix(f"{self.base}/cmd/")

@@ -146,6 +146,9 @@ class AudioServer:
         options: dict[str, Any] = {}
         if kind == "jack":
             options["jackname"] = self._jack_name
+            # libjack would otherwise start a jackd of its own when none runs (at every
+            # retry after the audio was lost): on a Pi the jackd unit owns the sound card.
+            os.environ["JACK_NO_START_SERVER"] = "1"
         server = pyo.Server(
             sr=audio.sample_rate,
             nchnls=audio.channels,

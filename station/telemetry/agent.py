@@ -187,7 +187,9 @@ class TelemetryAgent:
             if message.payload == ONLINE.encode():  # Home Assistant (re)started
                 self._news.put(self.publish_discovery)
             return
-        if self.command_worker is not None:
+        # Only commands are answered: the embedded broker (amqtt 0.12) also hands a
+        # connecting client retained messages of topics that other clients subscribed to.
+        if self.command_worker is not None and self.topics.is_command(message.topic):
             self.command_worker.submit(
                 self.topics.command_name(message.topic), bytes(message.payload),
                 bool(message.retain),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from tests.dashboard.browser import sign_in
 from tests.dashboard.conftest import wait_until
 from tests.dashboard.served import PASSWORD, DashboardServer
 from tests.telemetry.conftest import StationProcess
-from tests.test_jack_backend import start_jackd, stop_jackd
+from tests.test_jack_backend import start_jackd, start_named_jackd, stop_jackd
 
 
 @pytest.fixture
@@ -42,8 +41,7 @@ def test_lost_audio_shows_on_the_room_card_with_its_time_and_goes_when_it_is_bac
 ) -> None:
     from playwright.sync_api import expect
 
-    jack_name = f"test-{uuid.uuid4().hex[:8]}"
-    jackd = start_jackd(jack_name)
+    jack_name, jackd = start_named_jackd()
     path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
                            "audio.backend": "jack", "telemetry.aggregate_seconds": 1.0})
     station = StationProcess(["run", "--simulate", "--config", str(path)],

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station.config import LoadedStation
+from station.config import LoadedStation, load_station
 from station.contract import schemas
 from station.contract.commands import engine_commands
 from station.contract.topics import ONLINE, Topics
@@ -22,7 +22,7 @@ from station.engine.control_socket import send_command
 from station.telemetry.commands import MAX_COMMAND_BYTES, CommandRelay
 from station.telemetry.eventlog import EVENTS_FILE, iterate_all
 
-from .conftest import StationProcess
+from .conftest import StationProcess, wait_for_engine
 
 
 def mosquitto_pub(port: int, topic: str, payload: str, *extra: str) -> None:
@@ -149,6 +149,49 @@ def test_a_redelivered_command_is_answered_again_but_runs_once(
     assert relay.answer("tag_observation", b'{"id": "same", "tag": "prompted"}')["ok"]
     observations = [e.detail for e in iterate_all(station.data_dir) if e.type == "observation"]
     assert observations == [{"note": "smiled"}, {"tag": "prompted"}]
+
+
+
+def test_retained_messages_the_embedded_broker_hands_the_agent_are_not_taken_for_commands(
+    station_config: Any, subscriber_factory: Any,
+) -> None:
+    """amqtt 0.12 hands a connecting client the retained messages of every topic any client
+    subscribed to: a reconnecting agent gets its own retained status, which is no command."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    # No host: the station's own embedded broker on localhost, at mqtt.port.
+    path = station_config({"mqtt.host": "", "mqtt.port": port, "audio.backend": "null"})
+    station = load_station(path)
+    config = station.config
+    topics = Topics(config.mqtt.topic_root, config.station.site, config.station.id)
+    broker = StationProcess(["broker", "--config", str(path)])
+    engine = StationProcess(["engine", "--simulate", "--config", str(path)])
+    agent = StationProcess(["agent", "--config", str(path)])
+    broker.start()
+    engine.start()
+    try:
+        wait_for_engine(station.data_dir, engine)
+        subscriber = subscriber_factory(port, [topics.status, topics.ack])
+        agent.start()
+        subscriber.wait_for(lambda topic, payload: topic == topics.status
+                            and payload == ONLINE.encode())
+        agent.stop()
+        subscriber.messages.clear()
+        agent.start()  # the broker now holds a retained status that the subscriber asked for
+        subscriber.wait_for(lambda topic, payload: topic == topics.status
+                            and payload == ONLINE.encode())
+        mosquitto_pub(port, topics.command("status"), '{"id": "after-reconnect"}')
+        ack_for(subscriber, topics, "after-reconnect")
+        # Commands are answered in the order they came: anything taken for one on connect
+        # would have been answered (refused) before this one.
+        acks = [json.loads(payload) for topic, payload, _ in subscriber.messages
+                if topic == topics.ack]
+        assert [ack["id"] for ack in acks] == ["after-reconnect"], acks
+    finally:
+        for process in (agent, engine, broker):
+            if process.process is not None:
+                process.stop()
 
 
 INVALID_COMMANDS = [
