@@ -95,14 +95,17 @@ def _add_control_parser(commands: Any) -> None:
             described = argument.description
             if argument.choices:
                 described = f"{described} ({', '.join(argument.choices)})".strip()
-            kind = float if argument.kind == "number" else str
+            kind = {"number": float, "integer": int}.get(argument.kind, str)
+            # A list (a cue's targets) is given as several words.
+            many = argument.kind == "array"
             if argument is spec.value:
                 action.add_argument(
                     argument.name, metavar=argument.name.upper(), type=kind, help=described,
-                    nargs=None if argument.required else "?",
+                    nargs="+" if many else None if argument.required else "?",
                 )
             else:
-                action.add_argument(f"--{argument.name}", type=kind, help=described)
+                action.add_argument(f"--{argument.name}", type=kind, help=described,
+                                    nargs="+" if many else None)
         _add_config_options(action, again=True)
 
 

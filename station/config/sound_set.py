@@ -18,7 +18,14 @@ from station.music.catalog import (
     SAMPLE_EXTENSIONS,
 )
 from station.music.midi import MidiFileError, melody_notes
-from station.music.theory import NOTE_NAMES, SCALES, chord_notes, note_name, parse_note_name
+from station.music.theory import (
+    NOTE_NAMES,
+    SCALES,
+    chord_notes,
+    midi_note,
+    note_name,
+    parse_note_name,
+)
 
 RHYTHM_PATTERN = r"^[xo.]{0,64}$"
 # The piano's range, A0 to C8, as MIDI notes: every note a sound set plays lies within it.
@@ -79,8 +86,20 @@ class RhythmConfig(Schema):
     velocity: float = Field(default=0.7, gt=0.0, le=1.0)
 
 
+class CueSection(Schema):
+    """The sound set's cue: a short call, its notes played one after another on a melodic
+    instrument, that the client answers by pressing (a ``cue`` command sounds it)."""
+
+    degrees: list[int] = Field(default_factory=lambda: [1, 3, 5], min_length=1, max_length=8)
+    octave: int = Field(default=1, ge=-2, le=2)  # above the sound set's octave
+    note_seconds: float = Field(default=0.25, ge=0.08, le=1.0)
+    instrument: str = ""  # "" = the sound set's instrument (a melodic one)
+    level: float = Field(default=0.6, gt=0.0, le=1.0)
+
+
 class SoundSet(Schema):
     sound_set: SoundSetSection
+    cue: CueSection = Field(default_factory=CueSection)
     slots: list[SlotConfig] = Field(min_length=1, max_length=64)
     # Sample name → audio file (WAV, FLAC, OGG or AIFF), relative to the sound-set file; made
     # absolute when the file is loaded.
@@ -117,9 +136,40 @@ def check_sound_set(path: Path, data: dict[str, Any], problems: list[Problem]) -
     if melody is not sound_set.melody:
         sound_set = sound_set.model_copy(update={"melody": melody})
     _check_rhythms(path, sound_set, problems)
+    _check_cue(path, sound_set, problems)
     if len(problems) != before:
         return None
     return sound_set.model_copy(update={"samples": samples})
+
+
+def cue_instrument(sound_set: SoundSet) -> str:
+    """What the cue is played on: cue.instrument, else the sound set's own instrument when it
+    is melodic, else the bell (a drum or sample set's cue still has pitch)."""
+    if sound_set.cue.instrument:
+        return sound_set.cue.instrument
+    own = sound_set.sound_set.instrument
+    return own if own in MELODIC_INSTRUMENTS else "bell"
+
+
+def _check_cue(path: Path, sound_set: SoundSet, problems: list[Problem]) -> None:
+    cue = sound_set.cue
+    if cue.instrument and cue.instrument not in MELODIC_INSTRUMENTS:
+        problems.append(unknown(path, "cue.instrument", "melodic instrument", cue.instrument,
+                                MELODIC_INSTRUMENTS))
+    section = sound_set.sound_set
+    if section.scale not in SCALES or section.key not in NOTE_NAMES:
+        return  # reported above
+    for number, degree in enumerate(cue.degrees, start=1):
+        if not 1 <= degree <= 64:
+            problems.append(Problem(path, f"cue.degrees[#{number}]",
+                                    f"{degree} is not a scale degree; allowed: 1 to 64"))
+            continue
+        note = midi_note(section.key, section.octave, section.scale, degree, cue.octave)
+        if note not in PIANO_NOTES:
+            problems.append(Problem(
+                path, f"cue.degrees[#{number}]",
+                f"degree {degree} with cue.octave = {cue.octave} is {note_name(note)}, outside "
+                "the piano's A0 to C8; lower cue.octave or the degree"))
 
 
 def _check_samples(path: Path, sound_set: SoundSet, problems: list[Problem]) -> dict[str, str]:

@@ -22,3 +22,8 @@ class EventType(StrEnum):
     VOLUME_CHANGED = "volume_changed"
     OBSERVATION = "observation"  # a therapist's tag or note (detail: tag, note)
     STATION_STATUS = "station_status"  # the engine started (detail: how) or stopped cleanly
+    CUE = "cue"  # a call sounded, opening an opportunity to answer (station/engine/cues.py)
+    RESPONSE = "response"  # the first press on a target after the call, within the window
+    NO_RESPONSE = "no_response"  # the window ended without one
+    ANTICIPATION = "anticipation"  # a press while the call still sounded
+    OFF_TARGET = "off_target"  # a press on another input after the call

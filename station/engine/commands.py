@@ -13,6 +13,7 @@ from typing import Any
 
 from station.contract.commands import refusal
 from station.engine.control_socket import ControlError
+from station.engine.cues import CueRequest
 from station.engine.station_control import StationControl
 
 COMMAND_KEY = "command"  # the control socket's own key: which command this is
@@ -57,6 +58,20 @@ def _stop_recording(control: StationControl, command: dict[str, Any]) -> None:
     control.stop_recording()
 
 
+def _cue(control: StationControl, command: dict[str, Any]) -> None:
+    control.cue(CueRequest(
+        targets=tuple(command["targets"]),
+        window_seconds=float(command.get("window_seconds", 5.0)),
+        recues=int(command.get("recues", 0)),
+        quieter_db=float(command.get("quieter_db", 3.0)),
+        command_id=str(command.get("id", "")),
+    ))
+
+
+def _cancel_cue(control: StationControl, command: dict[str, Any]) -> None:
+    control.cancel_cue()
+
+
 def _reload(control: StationControl, command: dict[str, Any]) -> dict[str, Any] | None:
     problems = control.reload()
     if problems:
@@ -75,6 +90,8 @@ HANDLERS: dict[str, Handler] = {
     "start_recording": _start_recording,
     "stop_recording": _stop_recording,
     "reload": _reload,
+    "cue": _cue,
+    "cancel_cue": _cancel_cue,
 }
 
 

@@ -57,12 +57,13 @@ class Sessions:
         self.id = ""
         self._recorder.set_context(session="")
 
-    def observe(self, tag: str | None, note: str | None) -> None:
+    def observe(self, tag: str | None, note: str | None, cue: str = "") -> None:
         """Record a therapist's observation (a tag, a note or both; checked by the command's
-        schema) in the running session."""
+        schema) in the running session; `cue`: the opportunity it belongs to, if any."""
         if not self.running:
             raise ControlError("tag_observation: no session is running; start one first")
-        detail = {key: value for key, value in (("tag", tag), ("note", note)) if value}
+        detail = {key: value for key, value in (("tag", tag), ("note", note), ("cue", cue))
+                  if value}
         self._recorder.record(EventType.OBSERVATION, detail=detail)
 
     def start_recording(self, path: Path | None = None) -> Path:

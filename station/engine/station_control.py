@@ -13,6 +13,7 @@ from typing import Any
 from station.config import LoadedStation, load_station
 from station.contract.events import EventType
 from station.engine.control_socket import ControlError
+from station.engine.cues import CueRequest, CueRunner
 from station.engine.session import Sessions
 from station.errors import ConfigError
 from station.inputs.switches import SwitchBoard
@@ -81,6 +82,9 @@ class StationControl:
         self.sound_set_name = station.config.station.sound_set
         self.volume = 1.0
         self.lock = threading.RLock()
+        self.cues = CueRunner(output, recorder, [
+            item.name for item in station.config.inputs if item.role == "play"])
+        recorder.press_listener = self.cues.pressed
 
     # -- client, sound set, volume --------------------------------------------------------
     def select_client(self, pseudonym: str) -> None:
@@ -147,11 +151,24 @@ class StationControl:
 
     def end_session(self) -> None:
         with self.lock:
+            self.cues.cancel()
             self.sessions.end()
 
     def tag_observation(self, tag: str | None, note: str | None) -> None:
         with self.lock:
-            self.sessions.observe(tag, note)
+            # A prompt level given while a cue waits, or just after, is that opportunity's.
+            self.sessions.observe(tag, note, self.cues.attached_cue())
+
+    def cue(self, request: CueRequest) -> str:
+        """Sound a cue and time the answer to it (station/engine/cues.py); its id."""
+        with self.lock:
+            if not self.sessions.running:
+                raise ControlError("cue: no session is running; start one first")
+            return self.cues.start(request)
+
+    def cancel_cue(self) -> None:
+        if not self.cues.cancel():
+            raise ControlError("cancel_cue: no cue is waiting for an answer")
 
     def start_recording(self, path: Path | None = None) -> Path:
         with self.lock:
@@ -206,4 +223,5 @@ class StationControl:
             "audio_problem": self.output.problem,
             "xruns": self.output.audio.xruns,
             "recording": "" if recording is None else recording.name,
+            "cue": self.cues.cue,
         }

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pyo
 
 from station.config import ClientProfile, ClientSection, SoundSet
+from station.config.sound_set import cue_instrument
 from station.errors import AudioError, ConfigError
 from station.music.theory import chord_notes, frequency, midi_note, parse_note_name
 from station.sound.actions import (
@@ -105,6 +106,21 @@ class SafetyChain:
         self.fade.value = 0.0
 
 
+@dataclass(frozen=True)
+class CuePhrase:
+    """The sound set's cue, ready to play: these pitches one after another on `instrument`,
+    each for `note_seconds`, at `level` (before the volume and the client's ceiling)."""
+
+    instrument: Instrument
+    hertz: tuple[float, ...]
+    note_seconds: float
+    level: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.hertz) * self.note_seconds
+
+
 @dataclass
 class PreparedSoundSet:
     """A sound set turned into slot actions, ready to swap in."""
@@ -114,6 +130,7 @@ class PreparedSoundSet:
     reverb: float
     swell: tuple[float, float]
     instruments: frozenset[str] = frozenset()
+    cue: CuePhrase | None = None
 
 
 class SoundEngine:
@@ -219,8 +236,18 @@ class SoundEngine:
                 action = ToggleRhythm(rhythms[slot.rhythm])
                 used.add(self.drums.name)
             actions.append(action)
+        cue_config = sound_set.cue
+        cue_on = cue_instrument(sound_set)
+        cue = CuePhrase(
+            self.instruments[cue_on],
+            tuple(frequency(midi_note(section.key, section.octave, section.scale, degree,
+                                      cue_config.octave)) for degree in cue_config.degrees),
+            cue_config.note_seconds, cue_config.level * section.volume,
+        )
+        used.add(cue_on)
         swell = (section.swell_seconds, section.swell_start)
-        return PreparedSoundSet(section.name, actions, section.reverb, swell, frozenset(used))
+        return PreparedSoundSet(section.name, actions, section.reverb, swell, frozenset(used),
+                                cue)
 
     # -- run-time changes ----------------------------------------------------------------
     def set_sound_set(self, sound_set: SoundSet | PreparedSoundSet) -> None:
@@ -286,6 +313,11 @@ class SoundEngine:
                 instrument.rest()
                 rested.append(name)
         return rested
+
+    @property
+    def cue(self) -> CuePhrase | None:
+        """The current sound set's cue phrase."""
+        return self._current.cue
 
     def voices_held(self) -> int:
         """How many voices are started and not yet released."""

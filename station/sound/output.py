@@ -17,7 +17,8 @@ from collections.abc import Iterable
 
 from station.config import AudioSection, ClientProfile, SoundSet
 from station.errors import AudioError
-from station.sound.engine import PreparedSoundSet, SoundEngine
+from station.sound.engine import CuePhrase, PreparedSoundSet, SoundEngine
+from station.sound.instruments import Voice
 from station.sound.server import AudioServer
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,29 @@ class AudioOutput:
         with self._swap:
             if self._sound is not None:
                 self._sound.release(slot)
+
+    # -- cues (station/engine/cues.py) -----------------------------------------------------
+    def cue_phrase(self) -> CuePhrase | None:
+        """The current sound set's cue; None while the audio is lost."""
+        with self._swap:
+            return self._sound.cue if self._sound is not None else None
+
+    def cue_note_on(self, phrase: CuePhrase, hertz: float, level: float
+                    ) -> tuple[Voice, int] | None:
+        """Start one note of `phrase`; (its voice, the audio clock in samples just before),
+        or None if the sound engine was rebuilt (or lost) since the phrase was taken."""
+        with self._swap:
+            sound = self._sound
+            if sound is None or sound.cue is not phrase:
+                return None
+            samples = self.audio.samples()
+            return phrase.instrument.note_on(hertz, level), samples
+
+    def cue_note_off(self, phrase: CuePhrase, voice: Voice) -> None:
+        with self._swap:
+            sound = self._sound
+            if sound is not None and sound.cue is phrase:
+                phrase.instrument.note_off(voice)
 
     # -- changes, remembered for a rebuilt engine ------------------------------------------
     def set_sound_set(self, sound_set: SoundSet | PreparedSoundSet) -> None:

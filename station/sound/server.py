@@ -246,6 +246,12 @@ class AudioServer:
             return self._pacer.is_alive()
         return bool(self.server.getIsStarted())
 
+    def samples(self) -> int:
+        """The audio clock: samples rendered so far (pyo's counter; 0 before start). A sound
+        started now is first heard in the block that begins here."""
+        server = self.server
+        return int(server.getCurrentTimeInSamples()) if server is not None else 0
+
     def problem(self) -> str | None:
         """Why the server is not playing, None while it is; for a health check about once a
         second (it reads one counter of pyo's, never waits on the audio thread).

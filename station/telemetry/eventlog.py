@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,9 @@ class EventRecorder:
         self.failed: BaseException | None = None
         # Set while the disk (or the database) is full: events wait in memory, the music plays.
         self.full = threading.Event()
+        # Told of every accepted press (input, t_mono) as it is written: the cue runner's
+        # way to the presses, off the press path.
+        self.press_listener: Callable[[str, float], None] | None = None
         self._writer = threading.Thread(target=self._write_loop, name="event-writer", daemon=True)
         self._writer.start()
 
@@ -212,6 +215,8 @@ class EventRecorder:
                 keep_going = False
                 continue
             kind, input_name, reason, t_mono, t_wall, hold_ms, detail = item
+            if kind == EventType.PRESS and self.press_listener is not None:
+                self.press_listener(input_name, t_mono)
             rows.append(
                 (
                     uuid.uuid4().hex,

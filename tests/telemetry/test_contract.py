@@ -38,6 +38,39 @@ def decoded(schema: str, payload: bytes) -> Any:
     return json.loads(payload)
 
 
+def play_a_cue_with_every_outcome(engine: StationProcess, subscriber: Any, topics: Topics,
+                                  port: int) -> None:
+    """A cue answered after an anticipation and an off-target press, then one not answered."""
+    def cue(command_id: str, window: float) -> None:
+        subprocess.run(
+            ["mosquitto_pub", "-p", str(port), "-q", "1", "-t", topics.command("cue"), "-m",
+             json.dumps({"id": command_id, "targets": ["big-red"], "window_seconds": window})],
+            check=True, timeout=10,
+        )
+        subscriber.wait_for(lambda topic, payload: topic == topics.ack
+                            and json.loads(payload)["id"] == command_id)
+
+    def press(name: str, then: float) -> None:
+        engine.write(f"press {name}\n")
+        threading.Event().wait(0.12)  # held past the acceptance delay, as a client holds it
+        engine.write(f"release {name}\n")
+        threading.Event().wait(then)  # past the lockout, or the call
+
+    def arrived(kind: str) -> None:
+        subscriber.wait_for_events(topics.events, lambda events: any(
+            e["type"] == kind for e in events))
+
+    cue("cue-answered", 5.0)
+    press("big-blue", 0.8)  # while the call (0.75 s) sounds, then past its end
+    arrived("anticipation")
+    press("big-blue", 0.3)
+    arrived("off_target")
+    press("big-red", 0.3)
+    arrived("response")
+    cue("cue-unanswered", 1.0)
+    arrived("no_response")
+
+
 def test_every_published_message_matches_its_schema(
     station: LoadedStation, topics: Topics, engine_process: StationProcess,
     agent_process: StationProcess, mosquitto: Any, subscriber_factory: Any,
@@ -49,7 +82,7 @@ def test_every_published_message_matches_its_schema(
         ("select_client", {"client": "C-2M9Q"}),  # lockout 250 ms: a quick 2nd press is rejected
         ("select_sound_set", {"sound_set": "warm-strings"}),
         ("set_volume", {"volume": 0.4}),
-        ("tag_observation", {"tag": "prompted", "note": "needed a cue"}),
+        ("tag_observation", {"tag": "verbal", "note": "needed a cue"}),
         ("select_client", {"client": "Anna"}),
         ("reload", {}),
         ("status", {}),
@@ -61,6 +94,7 @@ def test_every_published_message_matches_its_schema(
         )
         subscriber.wait_for(lambda topic, payload, n=number: topic == topics.ack
                             and json.loads(payload)["id"] == f"k{n}")
+    play_a_cue_with_every_outcome(engine_process, subscriber, topics, mosquitto.port)
     # Holds of 120 ms: longer than C-2M9Q's 80 ms acceptance delay, and the second press comes
     # well within C-2M9Q's 250 ms lockout.
     for line in ("press", "release", "press", "release"):

@@ -38,12 +38,23 @@ EVENT_WORDS = {
     EventType.STATION_STATUS: "station started or stopped, or its sound lost or back",
 }
 
-TAG_WORDS = {
+PROMPT_LEVELS = {
     "independent": "independent",
-    "prompted": "prompted",
-    "hand-over-hand": "hand-over-hand",
+    "gestural": "gestural prompt",
+    "verbal": "verbal prompt",
+    "model": "model",
+    "partial-physical": "partial physical",
+    "full-physical": "full physical",
 }
-"""The observation tags (``cmd/tag_observation``), in the order reports list them."""
+"""The prompt levels, least to most support: the console's observation buttons."""
+
+TAG_WORDS = {
+    **PROMPT_LEVELS,
+    "hand-over-hand": "hand-over-hand (full physical)",
+    "prompted": "prompted",
+}
+"""Every observation tag (``cmd/tag_observation``), in the order reports list them; the last
+two are the older, coarser ones (hand-over-hand is another name for full physical)."""
 
 
 def reason_words(code: str) -> str:

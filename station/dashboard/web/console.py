@@ -27,7 +27,7 @@ from station.contract.schemas import NAME_PATTERN, schema
 from station.dashboard.accounts import Role, SignedIn
 from station.dashboard.commands import CommandRefused, DeskView, TrackedCommand
 from station.dashboard.feed import FeedLine, feed_lines, recent_events
-from station.dashboard.reports.words import TAG_WORDS, half_up
+from station.dashboard.reports.words import PROMPT_LEVELS, half_up
 from station.dashboard.rooms import Room, room
 from station.dashboard.store import StationView
 from station.dashboard.store.records import StationKey
@@ -181,7 +181,7 @@ def live_payload(context: DashboardContext, found: SignedIn, key: StationKey) ->
 def _page(request: Request, console: Console, status: int = 200, **values: Any) -> Response:
     base = f"/rooms/{console.station.site}/{console.station.name}"
     return render(request, "console.html", status, console=console,
-                  now=context_of(request).clock(), tags=list(TAG_WORDS),
+                  now=context_of(request).clock(), tags=list(PROMPT_LEVELS.items()),
                   stream=f"{base}/console/events", commands_url=f"{base}/commands", **values)
 
 
@@ -261,8 +261,8 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
         arguments = {key: form[key].strip() for key in ("tag", "note")
                      if form.get(key, "").strip()}
         if not arguments:
-            raise CommandRefused("Choose independent, prompted or hand-over-hand, or write a "
-                                 "note first. Nothing was sent.")
+            raise CommandRefused("Choose a prompt level (independent … full physical), or "
+                                 "write a note first. Nothing was sent.")
         longest = schema("cmd/tag_observation")["properties"]["note"]["maxLength"]
         if len(arguments.get("note", "")) > longest:
             raise CommandRefused(f"Note: {len(arguments['note'])} characters; a note has at "

@@ -1,0 +1,239 @@
+"""Cues and the client's answers to them, timed from the cue's first sample (docs/cues.md).
+
+A cue sounds the sound set's call (`[cue]` of its file) and opens an opportunity to answer:
+
+* the first accepted press on a target input after the call and within the window is a
+  `response`, with `latency_ms` from the call's first sample;
+* a press (any input) while the call still sounds is an `anticipation`;
+* a press on another input after the call is an `off_target`;
+* no target press within the window is a `no_response`. The cue may then sound again, up to
+  `recues` times, each `quieter_db` quieter than the one before (never louder, on the same
+  instrument), before the station waits for the therapist.
+
+The call's first sample is placed on the audio clock: the note is started between two audio
+blocks, so it is first heard in the block that begins at the sample counter read just before
+(`onset_sample`), and `latency_ms` runs from the moment the note was handed to the audio
+server, which lies within one block of that sample.
+
+Presses reach the runner from the event log's writer thread (`EventRecorder.press_listener`),
+never from the press path; the runner's own thread plays the call and closes the windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from station.contract.events import EventType
+from station.engine.control_socket import ControlError
+from station.sound.engine import CuePhrase
+from station.sound.instruments import Voice
+from station.telemetry.eventlog import EventRecorder
+
+log = logging.getLogger(__name__)
+
+# A press queued just before its window closed still reaches the runner this much later.
+GRACE_SECONDS = 0.2
+# After a no-response, the call sounds again this long after the window closed.
+RECUE_PAUSE_SECONDS = 1.0
+# An observation tagged this soon after an opportunity ended belongs to it.
+ATTACH_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class CueRequest:
+    """What a ``cue`` command asks for."""
+
+    targets: tuple[str, ...]
+    window_seconds: float = 5.0
+    recues: int = 0
+    quieter_db: float = 3.0
+    command_id: str = ""
+
+
+class CueSound(Protocol):
+    """How the runner plays the call: the station's audio output (AudioOutput)."""
+
+    def cue_phrase(self) -> CuePhrase | None: ...
+
+    def cue_note_on(self, phrase: CuePhrase, hertz: float, level: float
+                    ) -> tuple[Voice, int] | None: ...
+
+    def cue_note_off(self, phrase: CuePhrase, voice: Voice) -> None: ...
+
+
+@dataclass
+class _Opportunity:
+    cue: str
+    attempt: int
+    onset: float  # monotonic seconds: when the call's first note was handed to the server
+    call_ends: float
+    window_ends: float
+
+
+class CueRunner:
+    """Plays cues and sorts the presses after them; one cue at a time."""
+
+    def __init__(self, sound: CueSound, recorder: EventRecorder, inputs: Collection[str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sound = sound
+        self._recorder = recorder
+        self._inputs = frozenset(inputs)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._presses: queue.SimpleQueue[tuple[str, float] | None] = queue.SimpleQueue()
+        self._cancelled = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.cue = ""  # the cue waiting for an answer, "" when none
+        self._last_cue = ""
+        self._last_ended = float("-inf")
+
+    # -- commands (control thread) ----------------------------------------------------------
+    def start(self, request: CueRequest) -> str:
+        """Sound a cue; its id. ControlError (nothing sounds) when one is already waiting for
+        its answer, a target is no play input, the window is shorter than the call, or the
+        audio is lost."""
+        unknown = [name for name in request.targets if name not in self._inputs]
+        if unknown:
+            raise ControlError(f"targets: {', '.join(map(repr, unknown))} is no play input of "
+                               f"this station; available: {', '.join(sorted(self._inputs))}")
+        phrase = self._sound.cue_phrase()
+        if phrase is None:
+            raise ControlError("the audio is lost: a cue would not be heard")
+        if request.window_seconds <= phrase.seconds:
+            raise ControlError(
+                f"window_seconds: {request.window_seconds:g} s is not longer than the cue "
+                f"itself ({phrase.seconds:g} s); give the client time to answer after it")
+        with self._lock:
+            if self.cue:
+                raise ControlError(f"cue {self.cue} is still waiting for its answer; wait for "
+                                   "it to end or send cancel_cue")
+            self.cue = uuid.uuid4().hex[:8]
+            self._cancelled.clear()
+            while not self._presses.empty():  # presses from before this cue
+                self._presses.get_nowait()
+            self._thread = threading.Thread(target=self._run, args=(self.cue, request, phrase),
+                                            name="cue", daemon=True)
+            self._thread.start()
+            return self.cue
+
+    def cancel(self) -> bool:
+        """End the waiting cue without an outcome (the therapist moves on); False if none."""
+        with self._lock:
+            if not self.cue:
+                return False
+            self._cancelled.set()
+            self._presses.put(None)
+            thread = self._thread
+        if thread is not None:
+            thread.join(5)
+        return True
+
+    def attached_cue(self) -> str:
+        """The cue an observation tagged now belongs to: the one waiting for its answer, or
+        the last one if it ended less than ATTACH_SECONDS ago; "" otherwise."""
+        with self._lock:
+            if self.cue:
+                return self.cue
+            if self._clock() - self._last_ended <= ATTACH_SECONDS:
+                return self._last_cue
+            return ""
+
+    # -- presses (the event log's writer thread) -------------------------------------------
+    def pressed(self, input_name: str, at: float) -> None:
+        if self.cue:
+            self._presses.put((input_name, at))
+
+    # -- the cue's own thread ----------------------------------------------------------------
+    def _run(self, cue: str, request: CueRequest, phrase: CuePhrase) -> None:
+        level = phrase.level
+        try:
+            for attempt in range(1, request.recues + 2):
+                answered = self._attempt(cue, attempt, request, phrase, level)
+                if answered or self._cancelled.is_set():
+                    return
+                if attempt <= request.recues and self._cancelled.wait(RECUE_PAUSE_SECONDS):
+                    return
+                level *= 10.0 ** (-request.quieter_db / 20.0)  # never louder than before
+        except Exception:  # a cue must never take the engine down
+            log.exception("cue %s stopped", cue)
+        finally:
+            with self._lock:
+                self._last_cue, self._last_ended = cue, self._clock()
+                self.cue = ""
+
+    def _attempt(self, cue: str, attempt: int, request: CueRequest, phrase: CuePhrase,
+                 level: float) -> bool:
+        """Sound the call once and sort the presses until the window ends; True if answered."""
+        started = self._sound.cue_note_on(phrase, phrase.hertz[0], level)
+        onset = self._clock()
+        if started is None:
+            log.warning("cue %s: the audio was lost before the call sounded", cue)
+            return True  # nothing was heard: no opportunity to record
+        voice, onset_sample = started
+        notes = [(onset + index * phrase.note_seconds, hertz)
+                 for index, hertz in enumerate(phrase.hertz[1:], start=1)]
+        offs = [(onset + phrase.note_seconds, voice)]
+        opportunity = _Opportunity(cue, attempt, onset, onset + phrase.seconds,
+                                   onset + request.window_seconds)
+        self._recorder.record(EventType.CUE, None, None, onset, detail={
+            "cue": cue, "attempt": attempt, "targets": list(request.targets),
+            "window_ms": round(request.window_seconds * 1000.0),
+            "call_ms": round(phrase.seconds * 1000.0), "level": round(level, 4),
+            "onset_sample": onset_sample, **({"command_id": request.command_id}
+                                              if request.command_id else {}),
+        })
+        closes = opportunity.window_ends + GRACE_SECONDS
+        while True:
+            now = self._clock()
+            while offs and offs[0][0] <= now:
+                self._sound.cue_note_off(phrase, offs.pop(0)[1])
+            while notes and notes[0][0] <= now:
+                when, hertz = notes.pop(0)
+                played = self._sound.cue_note_on(phrase, hertz, level)
+                if played is not None:
+                    offs.append((when + phrase.note_seconds, played[0]))
+            if now >= closes:
+                break
+            deadline = min([closes] + [when for when, _ in notes] + [when for when, _ in offs])
+            try:
+                press = self._presses.get(timeout=max(0.0, deadline - now))
+            except queue.Empty:
+                continue
+            if press is None:  # cancelled
+                for _, held in offs:
+                    self._sound.cue_note_off(phrase, held)
+                return True
+            if self._sort(opportunity, request, *press):
+                for _, held in offs:
+                    self._sound.cue_note_off(phrase, held)
+                return True
+        self._recorder.record(EventType.NO_RESPONSE, None, None, opportunity.window_ends,
+                              detail={"cue": cue, "attempt": attempt,
+                                      "final": attempt > request.recues})
+        return False
+
+    def _sort(self, opportunity: _Opportunity, request: CueRequest, input_name: str,
+              at: float) -> bool:
+        """Record what the press at `at` was to the opportunity; True if it answered it."""
+        if at < opportunity.onset or at > opportunity.window_ends:
+            return False  # before this call, or after its window: no part of it
+        after_ms = round((at - opportunity.onset) * 1000.0, 1)
+        detail = {"cue": opportunity.cue, "attempt": opportunity.attempt}
+        if at < opportunity.call_ends:
+            self._recorder.record(EventType.ANTICIPATION, input_name, None, at,
+                                  detail={**detail, "after_ms": after_ms})
+            return False
+        if input_name not in request.targets:
+            self._recorder.record(EventType.OFF_TARGET, input_name, None, at,
+                                  detail={**detail, "after_ms": after_ms})
+            return False
+        self._recorder.record(EventType.RESPONSE, input_name, None, at,
+                              detail={**detail, "latency_ms": after_ms})
+        return True
