@@ -1,0 +1,164 @@
+"""Cues and the answers to them: the runner sorting presses at known times after the call, on
+the station's real audio output (null backend, paced in real time) and its event log."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.config import AudioSection, load_station
+from station.engine.control_socket import ControlError
+from station.engine.cues import ATTACH_SECONDS, CueRequest, CueRunner
+from station.telemetry.eventlog import EventRecorder
+from tests.conftest import SHIPPED_CONFIG
+
+PLAY_INPUTS = ("big-red", "big-blue", "big-yellow", "head-switch")
+
+
+@pytest.fixture
+def output() -> Iterator[Any]:
+    from station.sound.output import AudioOutput
+
+    shipped = load_station(SHIPPED_CONFIG / "station.toml")
+    output = AudioOutput(AudioSection(backend="null"), shipped.sound_set, shipped.client, [],
+                         jack_name="cue-test")
+    yield output
+    output.release_all()
+    output.audio.stop()
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Iterator[EventRecorder]:
+    recorder = EventRecorder(tmp_path)
+    yield recorder
+    recorder.close()
+
+
+def events(recorder: EventRecorder, kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    assert recorder.flush()
+    with sqlite3.connect(recorder.path) as connection:
+        rows = connection.execute(
+            "SELECT type, input, t_mono, detail FROM events ORDER BY rowid").fetchall()
+    found = [{"type": kind, "input": name, "t_mono": at,
+              "detail": json.loads(detail) if detail else {}} for kind, name, at, detail in rows]
+    return [event for event in found if not kinds or event["type"] in kinds]
+
+
+def wait_until_done(runner: CueRunner, timeout: float = 20.0) -> None:
+    thread = runner._thread
+    assert thread is not None
+    thread.join(timeout)
+    assert not thread.is_alive(), "the cue did not end"
+
+
+def call_onset(recorder: EventRecorder, attempt: int = 1) -> float:
+    """When the cue's call started (t_mono), once its `cue` event is recorded."""
+    import threading
+
+    waited = threading.Event()
+    for _ in range(200):
+        cues = [e for e in events(recorder, ("cue",)) if e["detail"]["attempt"] == attempt]
+        if cues:
+            return float(cues[-1]["t_mono"])
+        waited.wait(0.02)
+    pytest.fail(f"no cue event for attempt {attempt}")
+
+
+def test_presses_after_the_call_are_sorted_by_when_and_where_they_landed(
+    output: Any, recorder: EventRecorder
+) -> None:
+    runner = CueRunner(output, recorder, PLAY_INPUTS)
+    cue = runner.start(CueRequest(targets=("big-red",), window_seconds=3.0))
+    onset = call_onset(recorder)
+    call_seconds = output.cue_phrase().seconds  # 3 notes of 0.25 s in calm-bells
+    assert call_seconds == pytest.approx(0.75)
+    runner.pressed("big-blue", onset - 0.05)  # before the call: no part of it
+    runner.pressed("big-red", onset + 0.3)  # while the call sounds: an anticipation
+    runner.pressed("big-blue", onset + 1.0)  # after it, on another input
+    runner.pressed("big-red", onset + 1.25)  # the answer
+    runner.pressed("big-red", onset + 1.5)  # after the answer: no part of it
+    wait_until_done(runner)
+
+    sorted_presses = [(e["type"], e["input"], e["detail"]) for e in events(
+        recorder, ("anticipation", "off_target", "response", "no_response"))]
+    assert sorted_presses == [
+        ("anticipation", "big-red", {"cue": cue, "attempt": 1, "after_ms": 300.0}),
+        ("off_target", "big-blue", {"cue": cue, "attempt": 1, "after_ms": 1000.0}),
+        ("response", "big-red", {"cue": cue, "attempt": 1, "latency_ms": 1250.0}),
+    ]
+    assert runner.cue == ""
+
+
+def test_no_answer_recues_quieter_each_time_then_waits_for_the_therapist(
+    output: Any, recorder: EventRecorder
+) -> None:
+    runner = CueRunner(output, recorder, PLAY_INPUTS)
+    cue = runner.start(CueRequest(targets=("big-red", "head-switch"), window_seconds=1.0,
+                                  recues=2, quieter_db=6.0, command_id="c-1"))
+    wait_until_done(runner)
+    cues = events(recorder, ("cue",))
+    assert [e["detail"]["attempt"] for e in cues] == [1, 2, 3]
+    levels = [e["detail"]["level"] for e in cues]
+    assert levels[0] == pytest.approx(output.cue_phrase().level, abs=1e-4)
+    for louder, quieter in itertools.pairwise(levels):
+        assert quieter == pytest.approx(louder * 10 ** (-6 / 20), abs=1e-4)
+    assert all(e["detail"]["targets"] == ["big-red", "head-switch"] for e in cues)
+    assert all(e["detail"]["command_id"] == "c-1" for e in cues)
+    # The audio clock moves on between attempts: each call is heard later than the one before.
+    samples = [e["detail"]["onset_sample"] for e in cues]
+    assert samples == sorted(samples) and len(set(samples)) == 3
+    no_responses = events(recorder, ("no_response",))
+    assert [(e["detail"]["attempt"], e["detail"]["final"]) for e in no_responses] == [
+        (1, False), (2, False), (3, True)]
+    for cue_event, missed in zip(cues, no_responses, strict=True):
+        assert missed["t_mono"] == pytest.approx(cue_event["t_mono"] + 1.0)
+        assert missed["detail"]["cue"] == cue
+    # Waiting for the therapist now: a new cue may be started.
+    assert runner.cue == ""
+
+
+def test_a_cue_the_station_cannot_run_is_refused_with_the_reason_and_sounds_nothing(
+    output: Any, recorder: EventRecorder
+) -> None:
+    runner = CueRunner(output, recorder, PLAY_INPUTS)
+    with pytest.raises(ControlError, match="'volume-up' is no play input of this station"):
+        runner.start(CueRequest(targets=("volume-up",)))
+    with pytest.raises(ControlError, match=r"window_seconds: 0.5 s is not longer than the cue "
+                                           r"itself \(0.75 s\)"):
+        runner.start(CueRequest(targets=("big-red",), window_seconds=0.5))
+    assert events(recorder, ("cue",)) == []
+
+    cue = runner.start(CueRequest(targets=("big-red",), window_seconds=10.0))
+    with pytest.raises(ControlError, match=f"cue {cue} is still waiting for its answer"):
+        runner.start(CueRequest(targets=("big-red",)))
+    assert runner.cancel() is True
+    assert runner.cue == ""
+    assert len(events(recorder, ("cue",))) == 1
+    assert events(recorder, ("response", "no_response")) == [], "a cancelled cue has no outcome"
+    assert runner.cancel() is False
+
+
+def test_an_observation_belongs_to_the_cue_it_follows_for_ten_seconds(
+    output: Any, recorder: EventRecorder
+) -> None:
+    now = [0.0]
+    runner = CueRunner(output, recorder, PLAY_INPUTS)
+    assert runner.attached_cue() == ""
+    cue = runner.start(CueRequest(targets=("big-red",), window_seconds=2.0))
+    assert runner.attached_cue() == cue
+    onset = call_onset(recorder)
+    runner.pressed("big-red", onset + 1.0)
+    wait_until_done(runner)
+    # From here the runner's clock is the test's: the attachment ends ATTACH_SECONDS later.
+    ended = runner._last_ended
+    runner._clock = lambda: now[0]
+    now[0] = ended + ATTACH_SECONDS - 0.01
+    assert runner.attached_cue() == cue
+    now[0] = ended + ATTACH_SECONDS + 0.01
+    assert runner.attached_cue() == ""
