@@ -64,7 +64,7 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
     assert reply == {"ok": True, "id": "a1", "state": {
         "client": "C-2M9Q", "sound_set": "calm-bells", "volume": 1.0,
         "session": reply["state"]["session"], "audio_backend": "null", "audio": "playing",
-        "audio_problem": None, "xruns": reply["state"]["xruns"], "recording": ""}}
+        "audio_problem": None, "xruns": reply["state"]["xruns"], "recording": "", "cue": ""}}
     assert send_command(engine, {"command": "select_sound_set", "sound_set": "warm-strings"})["ok"]
     assert send_command(engine, {"command": "set_volume", "volume": 0.5})["state"]["volume"] == 0.5
     assert send_command(engine, {"command": "end_session"})["state"]["session"] == ""
@@ -91,7 +91,7 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
         ({"command": "set_volume", "volume": 1.5}, "volume: 1.5 is greater than the maximum of 1"),
         ({"command": "set_volume", "volume": True}, "volume: True is not of type 'number'"),
         ({"command": "start_session"}, "is running; end it first"),
-        ({"command": "dance"}, "unknown command 'dance'; commands: end_session, reload, "
+        ({"command": "dance"}, "unknown command 'dance'; commands: cancel_cue, cue, end_session, reload, "
          "replay, select_client, select_sound_set, set_volume, start_recording, start_session, "
          "status, stop_recording, tag_observation"),
         ({"command": "replay", "from_seq": 1, "to_seq": 2},
@@ -204,7 +204,8 @@ def test_station_control_tags_an_observation_in_the_running_session(
     assert code == 0 and reply["ok"], reply
     code, reply = _control(config, "tag-observation", "helped")
     assert code == 1 and reply["ok"] is False
-    assert ("tag: 'helped' is not one of ['prompted', 'independent', 'hand-over-hand']"
+    assert ("tag: 'helped' is not one of ['independent', 'gestural', 'verbal', 'model', "
+            "'partial-physical', 'full-physical', 'hand-over-hand', 'prompted']"
             in reply["error"])
     # Refused here exactly as over MQTT (tests/telemetry/test_commands.py): the same schema.
     code, reply = _control(config, "tag-observation", "--note", "two\nlines")
@@ -216,3 +217,24 @@ def test_station_control_tags_an_observation_in_the_running_session(
     assert observations == [
         {"tag": "independent", "note": "reached alone"}, {"note": "smiled at the drum"},
     ], "the refused tag and the two-line note recorded nothing"
+
+
+def test_station_control_sounds_a_cue_on_several_targets_and_refuses_one_outside_a_session(
+    engine: Path, station_config: Any
+) -> None:
+    config = station_config()
+    code, reply = _control(config, "cue", "big-red", "head-switch", "--window_seconds", "2",
+                           "--recues", "1")
+    assert code == 0 and reply["ok"], reply
+    waiting = reply["state"]["cue"]
+    assert waiting, "the state names the cue that waits for its answer"
+    code, reply = _control(config, "cue", "big-blue")
+    assert code == 1 and f"cue {waiting} is still waiting" in reply["error"]
+    code, reply = _control(config, "cancel-cue")
+    assert code == 0 and reply["state"]["cue"] == ""
+    cues = [e for e in iterate_all(engine) if e.type == "cue"]
+    assert len(cues) == 1 and cues[0].detail["targets"] == ["big-red", "head-switch"]
+
+    assert _control(config, "end-session")[1]["ok"]
+    code, reply = _control(config, "cue", "big-red")
+    assert code == 1 and reply["error"] == "cue: no session is running; start one first"

@@ -36,6 +36,11 @@ EVENT_WORDS = {
     EventType.VOLUME_CHANGED: "volume changed",
     EventType.OBSERVATION: "observation",
     EventType.STATION_STATUS: "station started or stopped, or its sound lost or back",
+    EventType.CUE: "cue sounded",
+    EventType.RESPONSE: "response to a cue",
+    EventType.NO_RESPONSE: "no response to a cue",
+    EventType.ANTICIPATION: "press while the cue sounded",
+    EventType.OFF_TARGET: "press on another input than the cue's",
 }
 
 PROMPT_LEVELS = {
@@ -50,8 +55,8 @@ PROMPT_LEVELS = {
 
 TAG_WORDS = {
     **PROMPT_LEVELS,
-    "hand-over-hand": "hand-over-hand (full physical)",
     "prompted": "prompted",
+    "hand-over-hand": "hand-over-hand",
 }
 """Every observation tag (``cmd/tag_observation``), in the order reports list them; the last
 two are the older, coarser ones (hand-over-hand is another name for full physical)."""
