@@ -92,8 +92,8 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
         ({"command": "set_volume", "volume": True}, "volume: True is not of type 'number'"),
         ({"command": "start_session"}, "is running; end it first"),
         ({"command": "dance"}, "unknown command 'dance'; commands: cancel_cue, cue, end_session, "
-         "reload, replay, select_client, select_sound_set, set_volume, start_recording, start_session, "
-         "status, stop_recording, tag_observation"),
+         "reload, replay, select_client, select_sound_set, set_volume, start_recording, "
+         "start_session, status, stop_recording, tag_observation"),
         ({"command": "replay", "from_seq": 1, "to_seq": 2},
          "replay is answered by the telemetry agent over MQTT, not by the engine"),
         ([1, 2], "a command is a JSON object"),
