@@ -39,7 +39,8 @@ class FeedLine:
     at: float
     """Unix time of the event, seconds."""
     kind: str
-    """``press``, ``rejected``, ``observation``, ``session``, ``change`` or ``station``."""
+    """``press``, ``rejected``, ``observation``, ``session``, ``change``, ``station`` or
+    ``cue``."""
     text: str
 
     @property
@@ -94,6 +95,23 @@ def _line(event: dict[str, Any], holds: dict[tuple[str, float], float],
     if kind == EventType.STATION_STATUS:
         started = detail.get("engine") == "started"
         return FeedLine(at, "station", "Station started" if started else "Station stopped")
+    if kind == EventType.CUE:
+        again = f" (again, {detail.get('attempt')})" if detail.get("attempt", 1) > 1 else ""
+        targets = " or ".join(str(name) for name in detail.get("targets", []))
+        window = detail.get("window_ms", 0) / 1000
+        return FeedLine(at, "cue", f"Cue{again}: answer on {targets} within {window:g} s")
+    if kind == EventType.RESPONSE:
+        latency = detail.get("latency_ms", 0) / 1000
+        return FeedLine(at, "cue", f"Response on {event.get('input')} after {latency:.1f} s")
+    if kind == EventType.NO_RESPONSE:
+        then = "waiting for you" if detail.get("final") else "cueing again"
+        return FeedLine(at, "cue", f"No response to the cue ({then})")
+    if kind == EventType.ANTICIPATION:
+        return FeedLine(at, "cue", f"Press on {event.get('input')} while the cue sounded "
+                                   "(too early to answer it)")
+    if kind == EventType.OFF_TARGET:
+        return FeedLine(at, "cue", f"Press on {event.get('input')}, not a switch the cue asked "
+                                   "for")
     if kind == EventType.RELEASE:
         return None  # its hold time is shown on the press it ends
     return FeedLine(at, "other", event_words(kind).capitalize())

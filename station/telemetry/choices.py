@@ -1,4 +1,5 @@
-"""What a station can switch to: its clients (with their volume ceilings) and sound sets.
+"""What a station can switch to: its clients (with their volume ceilings) and sound sets, and
+the play inputs a cue may name.
 
 Published retained on ``<base>/choices`` (``choices.json``) so that a dashboard offers only
 what the station has. The agent reads them from the same config files as the engine and reads
@@ -26,6 +27,8 @@ def choices_message(station: LoadedStation) -> dict[str, Any]:
                      "volume_ceiling_dbfs": station.clients[name].client.volume_ceiling_dbfs}
                     for name in sorted(station.clients)],
         "sound_sets": sorted(station.sound_sets),
+        # What a cue may name as its targets, in the station file's order.
+        "play_inputs": [item.name for item in station.config.inputs if item.role == "play"],
     }
 
 

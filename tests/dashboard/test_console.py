@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,32 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     expect(page.locator("#status-observe")).to_have_text("Done.")
     expect(feed.locator("li").first).to_contain_text(
         "Observation: independent · “reached for the red button”")
+
+    # A cue on big-red (ticked first), answered by a press after the call.
+    cue_form = page.locator("#cue-form")
+    expect(cue_form.get_by_label("big-red")).to_be_checked()
+    cue_form.get_by_label("Answer within").select_option("8")
+    cue_form.get_by_label("Cue again").select_option("0")
+    cue_form.get_by_role("button", name="Sound the cue").click()
+    expect(page.locator("#status-cue")).to_have_text("Done.")
+    expect(feed.locator("li").first).to_contain_text("Cue: answer on big-red within 8 s")
+    assert _commands(commands, "cue")[-1]["targets"] == ["big-red"]
+    assert _commands(commands, "cue")[-1]["window_seconds"] == 8
+    threading.Event().wait(1.0)  # past the call (0.75 s): a press now answers it
+    live_station.write("press big-red\n")
+    expect(feed.locator("li").first).to_contain_text(re.compile(
+        r"Response on big-red after \d\.\d s"))
+    live_station.write("release big-red\n")
+    cue_form.get_by_label("big-red").uncheck()
+    cue_form.get_by_role("button", name="Sound the cue").click()
+    expect(page.locator("#status-cue")).to_have_text(
+        "Tick the switch (or switches) that answer the cue first. Nothing was sent.")
+    cue_form.get_by_label("big-blue").check()
+    cue_form.get_by_role("button", name="Sound the cue").click()
+    expect(page.locator("#status-cue")).to_have_text("Done.")
+    cue_form.get_by_role("button", name="Stop waiting").click()
+    expect(page.locator("#status-cue")).to_have_text("Done.")
+    assert len(_commands(commands, "cancel_cue")) == 1
 
     # The station's own refusal, in its words.
     page.get_by_role("button", name="Stop recording").click()

@@ -44,10 +44,15 @@ BANNER_CHECK_SECONDS = 2.0
 KEEP_ALIVE_SECONDS = 15.0
 # The commands the console offers, with the form fields each takes.
 CONSOLE_COMMANDS = ("start_session", "end_session", "select_client", "select_sound_set",
-                    "set_volume", "start_recording", "stop_recording", "tag_observation")
+                    "set_volume", "start_recording", "stop_recording", "tag_observation", "cue",
+                    "cancel_cue")
+# What the cue panel offers: answer windows and re-cues (the contract allows more).
+CUE_WINDOWS = (3, 5, 8, 10, 15)
+CUE_RECUES = (0, 1, 2, 3)
 VOLUME_STEPS = ("-10", "10")
 # The contract's keys as the console's fields name them, for its refusals.
 FIELD_LABELS = {"sound_set": "Sound set", "client": "Client", "note": "Note", "tag": "Observation",
+                "targets": "Cue", "window_seconds": "Answer within", "recues": "Cue again",
                 "payload": "The command"}  # the Quieter and Louder buttons, in % of the ceiling
 
 
@@ -63,6 +68,8 @@ class Console:
     clients: tuple[str, ...]
     """The clients this viewer may choose (of those the station has)."""
     sound_sets: tuple[str, ...]
+    play_inputs: tuple[str, ...]
+    """The station's play inputs: what a cue may name (from its ``choices``)."""
     ceiling_dbfs: float | None
     """The current client's volume ceiling, from the station's ``choices``."""
     engine: dict[str, Any]
@@ -141,6 +148,7 @@ def console_of(context: DashboardContext, found: SignedIn, key: StationKey) -> C
     return Console(
         key, view, room(view, context.clock(), starts, None), may_command=not staff,
         show_notes=not staff, clients=tuple(offered), sound_sets=tuple(sound_sets),
+        play_inputs=tuple(choices.get("play_inputs", [])),
         ceiling_dbfs=ceilings.get(client), engine=dict(desk.engine_states.get(key, {})),
         feed=tuple(feed_lines(recent_events(context.store, key), show_notes=not staff,
                               clients=found.clients if found.role is Role.THERAPIST else None)),
@@ -182,6 +190,7 @@ def _page(request: Request, console: Console, status: int = 200, **values: Any) 
     base = f"/rooms/{console.station.site}/{console.station.name}"
     return render(request, "console.html", status, console=console,
                   now=context_of(request).clock(), tags=list(PROMPT_LEVELS.items()),
+                  cue_windows=CUE_WINDOWS, cue_recues=CUE_RECUES,
                   stream=f"{base}/console/events", commands_url=f"{base}/commands", **values)
 
 
@@ -257,6 +266,21 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
                                  "percentage of the client's ceiling, 0 to 100. Nothing was "
                                  "sent.") from None
         return {"volume": percent / 100}
+    if name == "cue":
+        targets = [target for target in console.play_inputs if form.get(f"target-{target}")]
+        if not targets:
+            raise CommandRefused("Tick the switch (or switches) that answer the cue first. "
+                                 "Nothing was sent.")
+        arguments: dict[str, Any] = {"targets": targets}
+        for key, kind in (("window_seconds", float), ("recues", int)):
+            text = form.get(key, "").strip()
+            if text:
+                try:
+                    arguments[key] = kind(text)
+                except ValueError:
+                    raise CommandRefused(f"{FIELD_LABELS[key]}: {text!r} is not a number. "
+                                         "Nothing was sent.") from None
+        return arguments
     if name == "tag_observation":
         arguments = {key: form[key].strip() for key in ("tag", "note")
                      if form.get(key, "").strip()}

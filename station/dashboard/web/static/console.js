@@ -131,7 +131,10 @@
         body.append(event.submitter.name, event.submitter.value);
       }
       show(status, "Sending…", "sending");
-      fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
+      // A button with its own formaction (the cue's "Stop waiting") sends that command.
+      var action = event.submitter && event.submitter.hasAttribute("formaction")
+        ? event.submitter.formAction : form.action;
+      fetch(action, {method: "POST", body: body, credentials: "same-origin",
                           headers: {"Accept": "application/json"}})
         .then(function (response) {
           return response.text().then(function (text) {
