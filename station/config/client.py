@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -23,9 +24,40 @@ class ClientSection(Schema):
     brightness_cap_hz: float = Field(default=0.0, ge=0.0, le=20000.0)
 
 
+# The prompt levels, least to most support (cmd/tag_observation); hand-over-hand is another
+# name for full physical.
+PROMPT_LEVELS: tuple[str, ...] = ("independent", "gestural", "verbal", "model",
+                                  "partial-physical", "full-physical")
+PROMPT_ALIASES = {"hand-over-hand": "full-physical"}
+
+
+class GoalSection(Schema):
+    """One of the client's goals: a behaviour, its condition and the criterion for mastery.
+
+    ``responds``: the client answers a cue on one of `inputs` (any cue target when empty)
+    within `within_seconds`, with at most `prompt_at_most` support, in `criterion_percent` of
+    the opportunities (cues) of `criterion_sessions` consecutive sessions.
+    ``engaged-minutes``: at least `minutes` of engaged time in a session, in
+    `criterion_percent` of `criterion_sessions` consecutive sessions.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    description: str = Field(default="", max_length=200)
+    behaviour: Literal["responds", "engaged-minutes"]
+    inputs: list[str] = Field(default_factory=list, max_length=8)
+    within_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
+    prompt_at_most: Literal["independent", "gestural", "verbal", "model", "partial-physical",
+                            "full-physical"] = "full-physical"
+    minutes: float = Field(default=10.0, gt=0.0, le=240.0)
+    criterion_percent: float = Field(default=80.0, gt=0.0, le=100.0)
+    criterion_sessions: int = Field(default=3, ge=1, le=20)
+    target_date: datetime.date | None = None
+
+
 class ClientProfile(Schema):
     client: ClientSection
     access: AccessSection = AccessSection()
+    goals: list[GoalSection] = Field(default_factory=list, max_length=20)
 
 
 def check_client(path: Path, data: dict[str, Any], problems: list[Problem]) -> ClientProfile | None:
@@ -43,4 +75,15 @@ def check_client(path: Path, data: dict[str, Any], problems: list[Problem]) -> C
         (f"access.inputs.{name}", table) for name, table in access.inputs.items()
     )]:
         problems.extend(access_problems(merge_access(access, layer), path, where))
+    seen: set[str] = set()
+    for number, goal in enumerate(client.goals, start=1):
+        if goal.name in seen:
+            problems.append(Problem(path, f"goals[#{number}].name",
+                                    f"{goal.name!r} is the name of an earlier goal; give each "
+                                    "goal a name of its own"))
+        seen.add(goal.name)
+        if goal.behaviour == "engaged-minutes" and goal.inputs:
+            problems.append(Problem(path, f"goals[{goal.name}].inputs",
+                                    "an engaged-minutes goal counts every input; leave inputs "
+                                    "out (they are for a responds goal)"))
     return client if len(problems) == before else None

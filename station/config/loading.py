@@ -286,6 +286,13 @@ def _check_client_inputs(
         for name, item in play.items():
             merged = merge_access(*input_access_layers(item, client.access))
             problems.extend(access_problems(merged, path, f"access (input {name!r})"))
+        for goal in client.goals:
+            for name in goal.inputs:
+                if name not in play:
+                    problems.append(Problem(
+                        path, f"goals[{goal.name}].inputs",
+                        f"no play input {name!r} in the station file; play inputs: "
+                        f"{', '.join(play) or 'none'}{did_you_mean(name, play)}"))
 
 
 def _load_folder(

@@ -360,6 +360,7 @@ class TelemetryAgent:
                 summary = session_summary(
                     self.reader.session_events(ended, event.seq),
                     self.station.config.telemetry.engaged_gap_seconds,
+                    self.choices.goals_of,
                 )
                 infos.append(self._retain(self.topics.summary, summary))
         if not self._acknowledged(infos):

@@ -10,12 +10,14 @@ from __future__ import annotations
 import statistics
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
+from station.config.client import GoalSection
 from station.contract.events import EventType
 from station.telemetry.eventlog import Event, EventReader
+from station.telemetry.goals import cues_summary, goals_summary, opportunities
 
 MINUTE = 60.0
 
@@ -179,8 +181,12 @@ def _spread(values: list[float]) -> dict[str, float | int]:
             "median": round(statistics.median(values), 1), "max": round(max(values), 1)}
 
 
-def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict[str, Any]:
-    """The summary of one session, from its events in order.
+def session_summary(
+    events: Iterable[Event], engaged_gap_seconds: float,
+    goals_of: Callable[[str], Sequence[GoalSection]] = lambda client: (),
+) -> dict[str, Any]:
+    """The summary of one session, from its events in order; `goals_of(client)`: the goals
+    of the session's client, scored in ``goals`` (station/telemetry/goals.py).
 
     A session without a `session_end` (the engine was killed, or the power cut) is summarised
     up to its last event and marked ``"ended_by": "interrupted"``.
@@ -201,6 +207,7 @@ def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict
     observations: list[dict[str, Any]] = []
     tags: dict[str, int] = {}
     last: Event | None = None
+    events = list(events)
     for event in events:
         last = event
         if event.type == EventType.SESSION_START:
@@ -239,6 +246,9 @@ def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict
     longest = max(stretches, default=(0.0, 0))
     reference = start or end
     last_mono = end.t_mono if end else (last.t_mono if last else None)
+    active_s = round(sum(seconds for seconds, _ in stretches), 3)
+    found = opportunities(events)
+    client = reference.client if reference else ""
     return {
         "session": reference.session if reference else "",
         "client": reference.client if reference else "",
@@ -255,10 +265,12 @@ def session_summary(events: Iterable[Event], engaged_gap_seconds: float) -> dict
         "hold_ms": _spread(holds),
         "gap_ms": _spread(gaps),
         "engaged_gap_s": engaged_gap_seconds,
-        "active_s": round(sum(seconds for seconds, _ in stretches), 3),
+        "active_s": active_s,
         "longest_engaged_stretch": {"seconds": round(longest[0], 3), "presses": longest[1]},
         "observation_tags": tags,
         "observations": observations,
+        "cues": cues_summary(found),
+        "goals": goals_summary(goals_of(client), found, active_s) if client else [],
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from station.config import LoadedStation, load_station
+from station.config.client import GoalSection
 from station.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,24 @@ class StationChoices:
     def __init__(self, station: LoadedStation, overrides: Sequence[str] = ()) -> None:
         self.path: Path = station.path
         self.overrides = list(overrides)
+        self.station = station  # as last read: its client profiles hold the goals
         self.message = choices_message(station)
 
     def reread(self) -> bool:
         """Read the config files again; True when the choices changed. A file that cannot be
         read keeps the last choices (the engine keeps its running settings then too)."""
         try:
-            fresh = choices_message(load_station(self.path, self.overrides))
+            station = load_station(self.path, self.overrides)
+            fresh = choices_message(station)
         except ConfigError as error:
             log.warning("the station's choices were not read again (%s); keeping the last",
                         str(error).splitlines()[0] if str(error) else "config problem")
             return False
         changed = fresh != self.message
-        self.message = fresh
+        self.station, self.message = station, fresh
         return changed
+
+    def goals_of(self, client: str) -> Sequence[GoalSection]:
+        """The goals in `client`'s profile as last read (none for a client without one)."""
+        profile = self.station.clients.get(client)
+        return profile.goals if profile is not None else ()

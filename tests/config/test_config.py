@@ -172,6 +172,34 @@ def test_an_empty_sound_set_folder_is_reported_not_accepted(config_dir: Path) ->
             "client.volume_ceiling_dbfs: Input should be less than or equal to 0; got 6",
             id="volume-ceiling-above-0-dbfs",
         ),
+        pytest.param(
+            "clients/C-7F3K.toml", 'inputs = ["big-red"]', 'inputs = ["big-rde"]',
+            "goals[answers-the-call].inputs: no play input 'big-rde' in the station file; "
+            "play inputs: "
+            "big-red, big-blue, big-yellow, head-switch; did you mean 'big-red'?",
+            id="goal-names-an-unknown-input",
+        ),
+        pytest.param(
+            "clients/C-7F3K.toml", 'prompt_at_most = "independent"',
+            'prompt_at_most = "verbal-prompt"',
+            "goals[answers-the-call].prompt_at_most: 'verbal-prompt' is not allowed; allowed: "
+            "independent, gestural, verbal, model, partial-physical, full-physical; did you "
+            "mean 'verbal'?",
+            id="goal-prompt-level-unknown",
+        ),
+        pytest.param(
+            "clients/C-7F3K.toml", 'name = "stays-engaged"', 'name = "answers-the-call"',
+            "goals[#2].name: 'answers-the-call' is the name of an earlier goal; give each "
+            "goal a name of its own",
+            id="goal-names-twice",
+        ),
+        pytest.param(
+            "sound-sets/calm-bells.toml", "octave = 1\n",
+            'octave = 1\n\n[cue]\ninstrument = "drums"\n',
+            "cue.instrument: no melodic instrument 'drums'; allowed: bell, pad, pluck, mallet, "
+            "sine",
+            id="cue-on-a-drum",
+        ),
     ],
 )
 def test_a_sound_set_or_client_problem_names_its_own_file(
