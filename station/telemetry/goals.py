@@ -10,6 +10,7 @@ allows full physical support.
 
 from __future__ import annotations
 
+import datetime
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -114,7 +115,9 @@ def score_goal(goal: GoalSection, found: Sequence[Opportunity], active_s: float
     """One goal's result in this session."""
     criterion = {"percent": goal.criterion_percent, "sessions": goal.criterion_sessions}
     scored: dict[str, Any] = {"goal": goal.name, "behaviour": goal.behaviour,
-                              "criterion": criterion}
+                              "condition": goal_condition(goal), "criterion": criterion}
+    if goal.description:
+        scored["description"] = goal.description
     if goal.target_date is not None:
         scored["target_date"] = goal.target_date.isoformat()
     if goal.behaviour == "engaged-minutes":
@@ -143,6 +146,32 @@ def score_goal(goal: GoalSection, found: Sequence[Opportunity], active_s: float
                                  if item.latency_ms is not None]),
         "by_prompt_level": by_prompt,
     }
+
+
+def goal_condition(goal: GoalSection) -> dict[str, Any]:
+    """What the goal asked for, in the summary: so that the result can be read (and scored
+    again from the events) without the client profile as it was then."""
+    if goal.behaviour == "engaged-minutes":
+        return {"minutes": goal.minutes}
+    return {"inputs": list(goal.inputs), "within_seconds": goal.within_seconds,
+            "prompt_at_most": goal.prompt_at_most}
+
+
+def goals_from_summary(summary: dict[str, Any]) -> list[GoalSection]:
+    """The goals a published summary scored, rebuilt from its ``condition`` and
+    ``criterion`` (for the dashboard's own summary of the same events)."""
+    goals = []
+    for scored in summary.get("goals", []):
+        criterion = scored.get("criterion", {})
+        goals.append(GoalSection.model_validate({
+            "name": scored["goal"], "behaviour": scored["behaviour"],
+            "description": scored.get("description", ""), **scored.get("condition", {}),
+            "criterion_percent": criterion.get("percent", 80.0),
+            "criterion_sessions": criterion.get("sessions", 3),
+            **({"target_date": datetime.date.fromisoformat(scored["target_date"])}
+               if scored.get("target_date") else {}),
+        }))
+    return goals
 
 
 def goals_summary(goals: Sequence[GoalSection], found: Sequence[Opportunity],

@@ -8,15 +8,18 @@ whose summary has not arrived) equals what the station publishes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from station.config.client import GoalSection
 from station.config.station_file import TelemetrySection
 from station.contract.events import EventType
 from station.dashboard.reports.stored import SessionPart, part_events, published_summary
 from station.telemetry import eventlog
 from station.telemetry.aggregate import session_summary
+from station.telemetry.goals import goals_from_summary
 
 DEFAULT_ENGAGED_GAP_SECONDS: float = TelemetrySection.model_fields["engaged_gap_seconds"].default
 """The station's default `telemetry.engaged_gap_seconds` (seconds)."""
@@ -29,14 +32,16 @@ def engaged_gap_seconds(published: dict[str, Any] | None) -> float:
     return DEFAULT_ENGAGED_GAP_SECONDS
 
 
-def summary_of(events: list[eventlog.Event], gap_seconds: float) -> dict[str, Any]:
+def summary_of(events: list[eventlog.Event], gap_seconds: float,
+               goals: Sequence[GoalSection] = ()) -> dict[str, Any]:
     """`session_summary` over a part's events in seq order, up to its end as the station
-    sums them (its agent reads the session's events up to the ``session_end``)."""
+    sums them (its agent reads the session's events up to the ``session_end``); `goals`
+    scored (the dashboard knows a client's goals only from a summary the station sent)."""
     for index, event in enumerate(events):
         if event.type == EventType.SESSION_END:
             events = events[:index + 1]
             break
-    return session_summary(events, gap_seconds)
+    return session_summary(events, gap_seconds, lambda client: goals)
 
 
 def recomputed_summary(
@@ -48,6 +53,8 @@ def recomputed_summary(
     `gap_seconds` is the engaged-stretch gap (seconds); None takes the one the station's
     published summary names, or the station's default (10) when none has arrived.
     """
+    published = published_summary(db, part)
     if gap_seconds is None:
-        gap_seconds = engaged_gap_seconds(published_summary(db, part))
-    return summary_of(part_events(db, part), gap_seconds)
+        gap_seconds = engaged_gap_seconds(published)
+    goals = goals_from_summary(published) if published is not None else []
+    return summary_of(part_events(db, part), gap_seconds, goals)

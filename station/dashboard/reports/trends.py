@@ -17,6 +17,7 @@ the mean and the longest. Markers come from the client's ``sound_set_changed`` a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import pairwise
@@ -71,6 +72,8 @@ class TrendPoint:
     hold_mean_ms: float | None
     hold_max_ms: float | None
     summary_source: Literal["station", "dashboard"]
+    goals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """goal name → its result in this session, as the summary's ``goals`` gives it"""
 
     @property
     def independent_share(self) -> float | None:
@@ -105,10 +108,64 @@ class TrendMarker:
 
 
 @dataclass(frozen=True)
+class GoalProgress:
+    """One goal of the client across the sessions that scored it."""
+
+    name: str
+    behaviour: str
+    criterion_percent: float
+    criterion_sessions: int
+    target_date: str | None
+    percents: tuple[float | None, ...]
+    """per session of the trends (None: the goal was not scored, or had no opportunity)"""
+    met_on: datetime | None
+    """the session that completed the criterion's run of sessions, if one did"""
+    description: str = ""
+
+    @property
+    def words(self) -> str:
+        run = ("session" if self.criterion_sessions == 1
+               else f"{self.criterion_sessions} sessions in a row")
+        return f"at least {self.criterion_percent:g} % in {run}"
+
+
+def goal_progress(points: Sequence[TrendPoint]) -> list[GoalProgress]:
+    """Each goal any session scored, in the order the latest session lists them, with the
+    date its criterion was first met: the last of `criterion_sessions` consecutive scored
+    sessions each at or above `criterion_percent` (the newest session's criterion counts)."""
+    names: list[str] = []
+    for point in reversed(points):
+        names.extend(name for name in point.goals if name not in names)
+    progress = []
+    for name in names:
+        latest = next(point.goals[name] for point in reversed(points) if name in point.goals)
+        criterion = latest.get("criterion", {})
+        percent_needed = float(criterion.get("percent", 100.0))
+        run_needed = int(criterion.get("sessions", 1))
+        percents = tuple(point.goals[name].get("percent") if name in point.goals else None
+                         for point in points)
+        met_on, run = None, 0
+        for point, percent in zip(points, percents, strict=True):
+            if percent is None:
+                continue  # a session without an opportunity neither breaks nor extends a run
+            run = run + 1 if percent >= percent_needed else 0
+            if run >= run_needed and met_on is None:
+                met_on = point.started
+        progress.append(GoalProgress(name, str(latest.get("behaviour", "")), percent_needed,
+                                     run_needed, latest.get("target_date"), percents, met_on,
+                                     str(latest.get("description", ""))))
+    return progress
+
+
+@dataclass(frozen=True)
 class ClientTrends:
     client: str
     points: tuple[TrendPoint, ...]
     markers: tuple[TrendMarker, ...]
+
+    @property
+    def goals(self) -> list[GoalProgress]:
+        return goal_progress(self.points)
 
     def chart_data(self) -> dict[str, Any]:
         """Columns for a chart library (uPlot's ``[x, y1, y2, ...]``): ``x`` the sessions'
@@ -213,6 +270,8 @@ def _point(part: SessionPart, t_wall: float, started: datetime, sound_sets: tupl
         hold_count=int(hold.get("count", 0)), hold_median_ms=hold.get("median"),
         hold_mean_ms=hold.get("mean"), hold_max_ms=hold.get("max"),
         summary_source=source,
+        goals={goal["goal"]: goal for goal in summary.get("goals", [])
+               if isinstance(goal, dict) and "goal" in goal},
     )
 
 

@@ -78,6 +78,15 @@ def chart_payload(trends: ClientTrends) -> dict[str, Any]:
                                          for code in reasons})]
     share = [None if value is None else round(value * 100, 1)
              for value in series["independent_share"]]
+    goal_charts = [{
+        "id": f"goal-{goal.name}",
+        "title": f"Goal {goal.name}" + (f": {goal.description}" if goal.description else ""),
+        "unit": "% of opportunities",
+        "series": [{"label": "met (% of opportunities)", "values": list(goal.percents)}],
+        "criterion": goal.criterion_percent, "criterion_words": goal.words,
+        "met": goal.met_on.strftime("%d %b %Y") if goal.met_on else "",
+        "target_date": goal.target_date or "",
+    } for goal in trends.goals]
     charts = [
         ("rate", "Accepted presses per minute", "per minute",
          [{"label": "accepted presses per minute", "values": series["presses_per_minute"]}]),
@@ -96,11 +105,22 @@ def chart_payload(trends: ClientTrends) -> dict[str, Any]:
     ]
     return {
         "x": data["x"],
-        "charts": [{"id": key, "title": title, "unit": unit, "series": lines}
-                   for key, title, unit, lines in charts],
+        "charts": goal_charts + [{"id": key, "title": title, "unit": unit, "series": lines}
+                                 for key, title, unit, lines in charts],
         "markers": [{"x": marker["x"], "number": number, "label": marker["label"]}
                     for number, marker in enumerate(data["markers"], start=1)],
     }
+
+
+def _goal_words(name: str, scored: dict[str, Any]) -> str:
+    """One goal's result in a session, for the table: "answers-the-call 75 % (3 of 4)"."""
+    if scored.get("behaviour") == "engaged-minutes":
+        met = "met" if scored.get("successes") else "not met"
+        return f"{name} {met} ({scored.get('minutes', 0):g} min engaged)"
+    if scored.get("percent") is None:
+        return f"{name}: no opportunity"
+    return (f"{name} {scored['percent']:g} % ({scored.get('successes', 0)} of "
+            f"{scored.get('opportunities', 0)})")
 
 
 def _rows(trends: ClientTrends, notes: dict[str, int]) -> list[dict[str, Any]]:
@@ -118,6 +138,7 @@ def _rows(trends: ClientTrends, notes: dict[str, int]) -> list[dict[str, Any]]:
             "not_counted": ", ".join(f"{rejected[code]} {reason_words(code)}"
                                      for code in by_count(rejected)),
             "note_version": notes.get(point.session_id, 0),
+            "goals": [_goal_words(name, point.goals[name]) for name in point.goals],
         })
     return rows
 

@@ -71,6 +71,34 @@
     };
   }
 
+  // A goal's criterion: a solid line across the chart at its percentage, labelled.
+  function criterionPlugin(percent) {
+    return {
+      hooks: {
+        draw: [
+          (u) => {
+            const ctx = u.ctx;
+            const ratio = window.devicePixelRatio || 1;
+            const y = Math.round(u.valToPos(percent, "y", true));
+            ctx.save();
+            ctx.strokeStyle = "#1e6b3a";
+            ctx.fillStyle = "#1e6b3a";
+            ctx.lineWidth = 2 * ratio;
+            ctx.beginPath();
+            ctx.moveTo(u.bbox.left, y);
+            ctx.lineTo(u.bbox.left + u.bbox.width, y);
+            ctx.stroke();
+            ctx.font = `bold ${12 * ratio}px system-ui, sans-serif`;
+            ctx.textAlign = "right";
+            ctx.fillText(`criterion ${percent} %`, u.bbox.left + u.bbox.width - 4 * ratio,
+                         y - 5 * ratio);
+            ctx.restore();
+          },
+        ],
+      },
+    };
+  }
+
   function widthOf(element) {
     return Math.max(260, Math.floor(element.getBoundingClientRect().width));
   }
@@ -86,7 +114,8 @@
       height: 220,
       scales: {
         x: { time: true, range: xRange },
-        y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.1] },
+        y: { range: chart.criterion === undefined
+          ? (u, min, max) => [0, Math.max(max, 1) * 1.1] : () => [0, 105] },
       },
       axes: [
         { values: tickLabels, space: 90 },
@@ -105,7 +134,8 @@
         })),
       ],
       cursor: { drag: { x: false, y: false } },
-      plugins: [markersPlugin(data.markers)],
+      plugins: [markersPlugin(data.markers),
+        ...(chart.criterion === undefined ? [] : [criterionPlugin(chart.criterion)])],
     };
     const plot = new uPlot(options, [data.x, ...chart.series.map((line) => line.values)], element);
     element.dataset.markers = String(data.markers.length);
