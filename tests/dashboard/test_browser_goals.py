@@ -14,7 +14,7 @@ from station.contract.events import EventType
 from station.dashboard.store import Store
 from station.telemetry.aggregate import session_summary
 from tests.dashboard.browser import screenshot_folder, serious_violations, sign_in
-from tests.dashboard.report_events import SessionScript, write
+from tests.dashboard.report_events import SessionScript, pages_text, write
 from tests.dashboard.served import PASSWORD, DashboardServer
 from tests.dashboard.test_browser_history import charts_fetched  # noqa: F401 (a fixture)
 
@@ -92,6 +92,25 @@ def test_a_goal_shows_each_sessions_share_against_its_criterion_and_when_it_was_
     }""")
     assert green > 200, "the criterion line is missing"
     assert serious_violations(page, axe_source) == []
-    page.screenshot(path=str(screenshot_folder(tmp_path) / "client-goal-desktop.png"),
-                    full_page=True)
+    folder = screenshot_folder(tmp_path)
+    page.screenshot(path=str(folder / "client-goal-desktop.png"), full_page=True)
+
+    # The second session's report: its cues and the goal in the objective data, the page
+    # and the PDF alike.
+    page.locator("#sessions tbody tr").nth(1).locator("th a").click()
+    expected = "3 of 4 opportunities met, 75 % (criterion 75 % in 2 sessions in a row)"
+    goals = page.locator("#goals")
+    expect(goals).to_contain_text("3 of 4 cues were answered (median 2.0 s after the cue "
+                                  "began)")
+    expect(goals).to_contain_text(f"Goal answers-the-call{expected}")
+    draft = page.get_by_label("Note, drafted from the numbers").input_value()
+    assert f"Goal answers-the-call: {expected}." in draft
+    assert serious_violations(page, axe_source) == []
+    page.screenshot(path=str(folder / "report-goal-desktop.png"), full_page=True)
+    pdf = page.request.get(page.url + "/report.pdf")
+    assert pdf.status == 200
+    (folder / "report-goal.pdf").write_bytes(pdf.body())
+    text = " ".join(pages_text(pdf.body()))
+    assert f"Goal answers-the-call {expected}" in text
+    assert f"Goal answers-the-call: {expected}." in text  # in the objective data too
     context.close()

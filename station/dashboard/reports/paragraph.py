@@ -8,6 +8,8 @@ responses were independent. The same report always gives the same words.
 
 from __future__ import annotations
 
+from typing import Any
+
 from station.dashboard.reports.session_report import SessionReport
 from station.dashboard.reports.words import (
     by_count,
@@ -29,10 +31,56 @@ def objective_data(report: SessionReport) -> str:
     if report.accepted or report.rejected:
         sentences.append(_not_counted(report))
     sentences.append(_tagged(report))
+    cues = cue_words(report.summary)
+    if cues:
+        sentences.append(f"{cues}.")
+    sentences.extend(f"Goal {name}: {words}." for name, words in goal_lines(report.summary))
     if report.ended_by == "interrupted":
         sentences.append("The session was not ended at the station (it was interrupted); "
                          "these figures cover it up to its last recorded event.")
     return " ".join(sentences)
+
+
+def cue_words(summary: dict[str, Any]) -> str:
+    """The session's cues in a sentence ("" without one): "3 of 4 cues were answered (median
+    2.1 s after the cue began); 1 press came while a cue sounded"."""
+    cues = summary.get("cues") or {}
+    opportunities = int(cues.get("opportunities", 0))
+    if not opportunities:
+        return ""
+    answered = int(cues.get("responses", 0))
+    verb = "was" if answered == 1 else "were"
+    text = f"{answered} of {plural(opportunities, 'cue')} {verb} answered"
+    median = (cues.get("latency_ms") or {}).get("median")
+    if median is not None:
+        text += f" (median {one_decimal(median / 1000)} s after the cue began)"
+    early = int(cues.get("anticipations", 0))
+    if early:
+        text += (f"; {plural(early, 'press', 'presses')} came while a cue sounded")
+    return text
+
+
+def goal_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each goal the session's summary scored, and its result in words."""
+    lines = []
+    for goal in summary.get("goals") or []:
+        criterion = goal.get("criterion", {})
+        run = int(criterion.get("sessions", 1))
+        target = (f"criterion {criterion.get('percent', 0):g} % in "
+                  + ("one session" if run == 1 else f"{run} sessions in a row"))
+        if goal.get("behaviour") == "engaged-minutes":
+            minutes = (goal.get("condition") or {}).get("minutes", 0)
+            met = "met" if goal.get("successes") else "not met"
+            lines.append((goal["goal"], f"{one_decimal(goal.get('minutes', 0))} of {minutes:g} "
+                                        f"minutes engaged, {met} ({target})"))
+            continue
+        if goal.get("percent") is None:
+            lines.append((goal["goal"], f"no opportunity in this session ({target})"))
+            continue
+        chances = plural(int(goal.get("opportunities", 0)), "opportunity", "opportunities")
+        lines.append((goal["goal"], f"{goal.get('successes', 0)} of {chances} met, "
+                                    f"{goal['percent']:g} % ({target})"))
+    return lines
 
 
 def _who(report: SessionReport) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from fpdf import FPDF, FontFace, XPos, YPos
 
 from station.dashboard.reports import pdf_timeline
-from station.dashboard.reports.paragraph import objective_data
+from station.dashboard.reports.paragraph import cue_words, goal_lines, objective_data
 from station.dashboard.reports.session_report import SessionReport
 from station.dashboard.reports.words import (
     TAG_WORDS,
@@ -126,6 +126,11 @@ def session_pdf(
     _inputs(pdf, report)
     _section(pdf, "Engagement")
     _facts(pdf, _engagement(report))
+    goals = [(f"Goal {name}", words) for name, words in goal_lines(report.summary)]
+    cues = cue_words(report.summary)
+    if goals or cues:
+        _section(pdf, "Cues and goals")
+        _facts(pdf, ([("Cues", cues)] if cues else []) + goals)
     _timeline(pdf, report)
     _section(pdf, "Observations and notes")
     _observations(pdf, report)
