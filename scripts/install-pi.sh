@@ -347,7 +347,8 @@ for example in "$source_dir"/config/*.toml; do
         fi
     fi
 done
-for example_dir in "$source_dir"/config/sound-sets "$source_dir"/config/clients; do
+for example_dir in "$source_dir"/config/sound-sets "$source_dir"/config/clients \
+                   "$source_dir"/config/activities; do
     [[ -d $example_dir ]] || continue
     installed="$config_dir/$(basename "$example_dir")"
     if [[ -e $installed ]]; then

@@ -64,7 +64,8 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
     assert reply == {"ok": True, "id": "a1", "state": {
         "client": "C-2M9Q", "sound_set": "calm-bells", "volume": 1.0,
         "session": reply["state"]["session"], "audio_backend": "null", "audio": "playing",
-        "audio_problem": None, "xruns": reply["state"]["xruns"], "recording": "", "cue": ""}}
+        "audio_problem": None, "xruns": reply["state"]["xruns"], "recording": "", "cue": "",
+        "activity": ""}}
     assert send_command(engine, {"command": "select_sound_set", "sound_set": "warm-strings"})["ok"]
     assert send_command(engine, {"command": "set_volume", "volume": 0.5})["state"]["volume"] == 0.5
     assert send_command(engine, {"command": "end_session"})["state"]["session"] == ""
@@ -92,8 +93,9 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
         ({"command": "set_volume", "volume": True}, "volume: True is not of type 'number'"),
         ({"command": "start_session"}, "is running; end it first"),
         ({"command": "dance"}, "unknown command 'dance'; commands: cancel_cue, cue, end_session, "
-         "reload, replay, select_client, select_sound_set, set_volume, start_recording, "
-         "start_session, status, stop_recording, tag_observation"),
+         "reload, replay, select_client, select_sound_set, set_volume, start_activity, "
+         "start_recording, start_session, status, stop_activity, stop_recording, "
+         "tag_observation"),
         ({"command": "replay", "from_seq": 1, "to_seq": 2},
          "replay is answered by the telemetry agent over MQTT, not by the engine"),
         ([1, 2], "a command is a JSON object"),
@@ -238,3 +240,22 @@ def test_station_control_sounds_a_cue_on_several_targets_and_refuses_one_outside
     assert _control(config, "end-session")[1]["ok"]
     code, reply = _control(config, "cue", "big-red")
     assert code == 1 and reply["error"] == "cue: no session is running; start one first"
+
+
+def test_station_control_runs_an_activity_and_refuses_a_cue_of_its_own_meanwhile(
+    engine: Path, station_config: Any
+) -> None:
+    config = station_config()
+    code, reply = _control(config, "start-activity", "play-when-you-hear")
+    assert code == 0 and reply["state"]["activity"] == "play-when-you-hear", reply
+    code, reply = _control(config, "cue", "big-red")
+    assert code == 1 and reply["error"] == ("activity play-when-you-hear is sounding its own "
+                                            "cues; stop it first")
+    code, reply = _control(config, "stop-activity")
+    assert code == 0 and reply["state"]["activity"] == "" and reply["state"]["cue"] == ""
+    code, reply = _control(config, "start-activity", "dancing")
+    assert code == 1 and reply["error"] == ("no activity 'dancing'; available: "
+                                            "call-and-response, head-switch-slow, "
+                                            "play-when-you-hear")
+    cues = [e for e in iterate_all(engine) if e.type == "cue"]
+    assert [cue.detail["activity"] for cue in cues] == ["play-when-you-hear"]

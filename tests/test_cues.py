@@ -162,3 +162,59 @@ def test_an_observation_belongs_to_the_cue_it_follows_for_ten_seconds(
     assert runner.attached_cue() == cue
     now[0] = ended + ATTACH_SECONDS + 0.01
     assert runner.attached_cue() == ""
+
+
+def activity(name: str = "quick", **settings: Any) -> Any:
+    from station.config.activity import Activity
+
+    return Activity.model_validate({"activity": {"name": name, **settings}})
+
+
+def test_an_activity_sounds_its_cues_one_after_another_and_then_ends(
+    output: Any, recorder: EventRecorder
+) -> None:
+    from station.engine.activities import ActivityRunner
+
+    cues = CueRunner(output, recorder, PLAY_INPUTS)
+    quick = activity(window_seconds=1.0, cues=3, pause_seconds=0.5)
+    runner = ActivityRunner(cues, lambda: {"quick": quick}, PLAY_INPUTS)
+    runner.start("quick")
+    assert runner.activity == "quick"
+    onset = call_onset(recorder)
+    cues.pressed("big-blue", onset + 0.9)  # the first is answered, on any play input
+    thread = runner._thread
+    assert thread is not None
+    thread.join(20)
+    assert not thread.is_alive() and runner.activity == ""
+    sounded = events(recorder, ("cue",))
+    assert [e["detail"]["activity"] for e in sounded] == ["quick"] * 3
+    assert all(e["detail"]["targets"] == list(PLAY_INPUTS) for e in sounded)
+    assert len({e["detail"]["cue"] for e in sounded}) == 3
+    outcomes = [e["type"] for e in events(recorder, ("response", "no_response"))]
+    assert outcomes == ["response", "no_response", "no_response"]
+    # Each cue comes the pause after the one before ended: the first as soon as its answer
+    # was sorted (given here ahead of time), the second when its window (and grace) closed.
+    assert 0.5 <= sounded[1]["t_mono"] - sounded[0]["t_mono"] < 0.5 + 0.3
+    assert sounded[2]["t_mono"] - sounded[1]["t_mono"] == pytest.approx(1.0 + 0.2 + 0.5,
+                                                                        abs=0.15)
+
+
+def test_an_activity_stopped_by_the_therapist_sounds_no_more_cues(
+    output: Any, recorder: EventRecorder
+) -> None:
+    from station.engine.activities import ActivityRunner
+
+    cues = CueRunner(output, recorder, PLAY_INPUTS)
+    long_one = activity("long-one", targets=["head-switch"], window_seconds=30.0, cues=5)
+    runner = ActivityRunner(cues, lambda: {"long-one": long_one}, PLAY_INPUTS)
+    with pytest.raises(ControlError, match="no activity 'dance'; available: long-one"):
+        runner.start("dance")
+    runner.start("long-one")
+    with pytest.raises(ControlError, match="activity long-one is running; stop it first"):
+        runner.start("long-one")
+    call_onset(recorder)
+    assert runner.stop() is True
+    assert runner.activity == "" and cues.cue == ""
+    assert [e["detail"]["targets"] for e in events(recorder, ("cue",))] == [["head-switch"]]
+    assert events(recorder, ("response", "no_response")) == []
+    assert runner.stop() is False

@@ -229,7 +229,8 @@ def test_dry_run_would_copy_the_example_config(tmp_path: Path) -> None:
     assert installs_into(commands, config_dir) == expected_files
     copied_dirs = {Path(c[-1]).name for c in commands
                    if c[:2] == ["cp", "-R"] and Path(c[-1]).parent == config_dir}
-    assert copied_dirs == {d for d in ("sound-sets", "clients") if (CONFIG_DIR / d).is_dir()}
+    assert copied_dirs == {d for d in ("sound-sets", "clients", "activities")
+                           if (CONFIG_DIR / d).is_dir()}
     data_dir_edits = [c for c in commands if c[0] == "sed"]
     assert [c[-1] for c in data_dir_edits] == [str(config_dir / "dashboard.toml"),
                                                str(config_dir / "station.toml")]
@@ -272,7 +273,7 @@ def test_second_run_leaves_installed_units_and_config_alone(tmp_path: Path) -> N
     config_dir.mkdir()
     for name in ("station.toml", "dashboard.toml"):
         (config_dir / name).write_text("# edited by the therapist\n", encoding="utf-8")
-    for name in ("sound-sets", "clients"):
+    for name in ("sound-sets", "clients", "activities"):
         (config_dir / name).mkdir()
 
     result = dry_run_into(tmp_path)

@@ -22,6 +22,8 @@ class ClientSection(Schema):
     min_attack_ms: float = Field(default=5.0, ge=1.0, le=2000.0)
     # Low-pass cut-off in Hz for sound-sensitive clients; 0 = no cap.
     brightness_cap_hz: float = Field(default=0.0, ge=0.0, le=20000.0)
+    # The client's usual activity (activities/*.toml): what the cue control starts; "" none.
+    activity: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,31})?$")
 
 
 # The prompt levels, least to most support (cmd/tag_observation); hand-over-hand is another

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from station.config.access import access_problems, input_access_layers, merge_access
+from station.config.activity import Activity, check_activity
 from station.config.client import ClientProfile, check_client
 from station.config.dashboard import (
     BrokerSettings,
@@ -42,6 +43,7 @@ class LoadedStation:
     sound_sets: Mapping[str, SoundSet]
     clients: Mapping[str, ClientProfile]
     raw: Mapping[str, Any] = field(repr=False)
+    activities: Mapping[str, Activity] = field(default_factory=dict)
 
     def resolve(self, relative: str) -> Path:
         """A path from the station file, relative to the folder that file is in."""
@@ -152,9 +154,14 @@ def check_station(
         client_paths,
     )
     clients_clean = len(problems) == before
+    activity_paths: dict[str, Path] = {}
+    activities_folder = (base / _folder_setting(raw, "activities_dir")).resolve()
+    activities = _load_folder(activities_folder, check_activity, lambda a: a.activity.name,
+                              problems, activity_paths) if activities_folder.is_dir() else {}
     if config is None:
         return None
     _check_client_inputs(config, clients, client_paths, problems)
+    _check_activities(config, activities, activity_paths, clients, client_paths, problems)
     # When a folder has problems, the name the station asks for may be in one of its broken
     # files: saying it does not exist would send staff looking for the wrong thing.
     if sound_sets_clean and config.station.sound_set not in sound_sets:
@@ -174,7 +181,7 @@ def check_station(
         ))
     if len(problems) != earlier:
         return None
-    return LoadedStation(path, config, sound_sets, clients, raw)
+    return LoadedStation(path, config, sound_sets, clients, raw, activities)
 
 
 def check_files(paths: Sequence[Path]) -> list[Problem]:
@@ -293,6 +300,29 @@ def _check_client_inputs(
                         path, f"goals[{goal.name}].inputs",
                         f"no play input {name!r} in the station file; play inputs: "
                         f"{', '.join(play) or 'none'}{did_you_mean(name, play)}"))
+
+
+def _check_activities(
+    config: StationConfig, activities: Mapping[str, Activity], paths: Mapping[str, Path],
+    clients: Mapping[str, ClientProfile], client_paths: Mapping[str, Path],
+    problems: list[Problem],
+) -> None:
+    """Every target an activity names is a play input here; every client's activity exists."""
+    play = [item.name for item in config.inputs if item.role == "play"]
+    for name, activity in activities.items():
+        for target in activity.activity.targets:
+            if target not in play:
+                problems.append(Problem(
+                    paths.get(name, Path(name)), "activity.targets",
+                    f"no play input {target!r} in the station file; play inputs: "
+                    f"{', '.join(play) or 'none'}{did_you_mean(target, play)}"))
+    for pseudonym, client in clients.items():
+        wanted = client.client.activity
+        if wanted and wanted not in activities:
+            problems.append(Problem(
+                client_paths.get(pseudonym, Path(pseudonym)), "client.activity",
+                f"no activity {wanted!r} in {config.station.activities_dir}; available: "
+                f"{', '.join(sorted(activities)) or 'none'}{did_you_mean(wanted, activities)}"))
 
 
 def _load_folder(

@@ -33,6 +33,7 @@ class StationSection(Schema):
     data_dir: str = "../data"
     sound_sets_dir: str = "sound-sets"
     clients_dir: str = "clients"
+    activities_dir: str = "activities"  # optional: a station without one has no activities
     client: str = Field(default="C-0000", pattern=PSEUDONYM_PATTERN)
     sound_set: str = Field(default="calm-bells", pattern=NAME_PATTERN)
 

@@ -99,7 +99,8 @@ def _line(event: dict[str, Any], holds: dict[tuple[str, float], float],
         again = f" (again, {detail.get('attempt')})" if detail.get("attempt", 1) > 1 else ""
         targets = " or ".join(str(name) for name in detail.get("targets", []))
         window = detail.get("window_ms", 0) / 1000
-        return FeedLine(at, "cue", f"Cue{again}: answer on {targets} within {window:g} s")
+        by = f" ({detail['activity']})" if detail.get("activity") else ""
+        return FeedLine(at, "cue", f"Cue{again}{by}: answer on {targets} within {window:g} s")
     if kind == EventType.RESPONSE:
         latency = detail.get("latency_ms", 0) / 1000
         return FeedLine(at, "cue", f"Response on {event.get('input')} after {latency:.1f} s")

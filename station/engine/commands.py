@@ -72,6 +72,14 @@ def _cancel_cue(control: StationControl, command: dict[str, Any]) -> None:
     control.cancel_cue()
 
 
+def _start_activity(control: StationControl, command: dict[str, Any]) -> None:
+    control.start_activity(command["activity"])
+
+
+def _stop_activity(control: StationControl, command: dict[str, Any]) -> None:
+    control.stop_activity()
+
+
 def _reload(control: StationControl, command: dict[str, Any]) -> dict[str, Any] | None:
     problems = control.reload()
     if problems:
@@ -92,6 +100,8 @@ HANDLERS: dict[str, Handler] = {
     "reload": _reload,
     "cue": _cue,
     "cancel_cue": _cancel_cue,
+    "start_activity": _start_activity,
+    "stop_activity": _stop_activity,
 }
 
 

@@ -55,6 +55,7 @@ class CueRequest:
     recues: int = 0
     quieter_db: float = 3.0
     command_id: str = ""
+    activity: str = ""  # the activity that sounded it, if one did
 
 
 class CueSound(Protocol):
@@ -135,6 +136,15 @@ class CueRunner:
             thread.join(5)
         return True
 
+    def wait_until_done(self, timeout: float) -> bool:
+        """Wait for the cue that sounds or waits now to end; False if it has not after
+        `timeout` seconds."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
     def attached_cue(self) -> str:
         """The cue an observation tagged now belongs to: the one waiting for its answer, or
         the last one if it ended less than ATTACH_SECONDS ago; "" otherwise."""
@@ -186,8 +196,9 @@ class CueRunner:
             "cue": cue, "attempt": attempt, "targets": list(request.targets),
             "window_ms": round(request.window_seconds * 1000.0),
             "call_ms": round(phrase.seconds * 1000.0), "level": round(level, 4),
-            "onset_sample": onset_sample, **({"command_id": request.command_id}
-                                              if request.command_id else {}),
+            "onset_sample": onset_sample,
+            **({"command_id": request.command_id} if request.command_id else {}),
+            **({"activity": request.activity} if request.activity else {}),
         })
         closes = opportunity.window_ends + GRACE_SECONDS
         while True:

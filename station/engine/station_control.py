@@ -12,6 +12,7 @@ from typing import Any
 
 from station.config import LoadedStation, load_station
 from station.contract.events import EventType
+from station.engine.activities import ActivityRunner
 from station.engine.control_socket import ControlError
 from station.engine.cues import CueRequest, CueRunner
 from station.engine.session import Sessions
@@ -82,9 +83,11 @@ class StationControl:
         self.sound_set_name = station.config.station.sound_set
         self.volume = 1.0
         self.lock = threading.RLock()
-        self.cues = CueRunner(output, recorder, [
-            item.name for item in station.config.inputs if item.role == "play"])
+        play_inputs = [item.name for item in station.config.inputs if item.role == "play"]
+        self.cues = CueRunner(output, recorder, play_inputs)
         recorder.press_listener = self.cues.pressed
+        self.activities = ActivityRunner(self.cues, lambda: self.station.activities,
+                                         play_inputs)
 
     # -- client, sound set, volume --------------------------------------------------------
     def select_client(self, pseudonym: str) -> None:
@@ -151,6 +154,7 @@ class StationControl:
 
     def end_session(self) -> None:
         with self.lock:
+            self.activities.stop()
             self.cues.cancel()
             self.sessions.end()
 
@@ -164,7 +168,21 @@ class StationControl:
         with self.lock:
             if not self.sessions.running:
                 raise ControlError("cue: no session is running; start one first")
+            if self.activities.activity:
+                raise ControlError(f"activity {self.activities.activity} is sounding its own "
+                                   "cues; stop it first")
             return self.cues.start(request)
+
+    def start_activity(self, name: str) -> None:
+        """Start a run of cues (station/engine/activities.py)."""
+        with self.lock:
+            if not self.sessions.running:
+                raise ControlError("start_activity: no session is running; start one first")
+            self.activities.start(name)
+
+    def stop_activity(self) -> None:
+        if not self.activities.stop():
+            raise ControlError("stop_activity: no activity is running")
 
     def cancel_cue(self) -> None:
         if not self.cues.cancel():
@@ -224,4 +242,5 @@ class StationControl:
             "xruns": self.output.audio.xruns,
             "recording": "" if recording is None else recording.name,
             "cue": self.cues.cue,
+            "activity": self.activities.activity,
         }

@@ -25,11 +25,16 @@ def choices_message(station: LoadedStation) -> dict[str, Any]:
     """The ``choices`` payload of `station`, clients and sound sets in name order."""
     return {
         "clients": [{"client": name,
-                     "volume_ceiling_dbfs": station.clients[name].client.volume_ceiling_dbfs}
+                     "volume_ceiling_dbfs": station.clients[name].client.volume_ceiling_dbfs,
+                     **({"activity": station.clients[name].client.activity}
+                        if station.clients[name].client.activity else {})}
                     for name in sorted(station.clients)],
         "sound_sets": sorted(station.sound_sets),
         # What a cue may name as its targets, in the station file's order.
         "play_inputs": [item.name for item in station.config.inputs if item.role == "play"],
+        "activities": [{"activity": name,
+                        "description": station.activities[name].activity.description}
+                       for name in sorted(station.activities)],
     }
 
 

@@ -200,6 +200,26 @@ def test_an_empty_sound_set_folder_is_reported_not_accepted(config_dir: Path) ->
             "sine",
             id="cue-on-a-drum",
         ),
+        pytest.param(
+            "activities/head-switch-slow.toml", 'targets = ["head-switch"]',
+            'targets = ["head-swich"]',
+            "activity.targets: no play input 'head-swich' in the station file; play inputs: "
+            "big-red, big-blue, big-yellow, head-switch; did you mean 'head-switch'?",
+            id="activity-names-an-unknown-input",
+        ),
+        pytest.param(
+            "clients/C-7F3K.toml", 'activity = "play-when-you-hear"',
+            'activity = "play-when-you-here"',
+            "client.activity: no activity 'play-when-you-here' in activities; available: "
+            "call-and-response, head-switch-slow, play-when-you-hear; did you mean "
+            "'play-when-you-hear'?",
+            id="client-activity-unknown",
+        ),
+        pytest.param(
+            "activities/call-and-response.toml", "window_seconds = 8.0", "window_seconds = 90.0",
+            "activity.window_seconds: Input should be less than or equal to 60; got 90.0",
+            id="activity-window-too-long",
+        ),
     ],
 )
 def test_a_sound_set_or_client_problem_names_its_own_file(

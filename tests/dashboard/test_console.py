@@ -142,6 +142,18 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     cue_form.get_by_role("button", name="Stop waiting").click()
     expect(page.locator("#status-cue")).to_have_text("Done.")
     assert len(_commands(commands, "cancel_cue")) == 1
+    # An activity: the client's usual one is chosen; another is started, then stopped.
+    activity_form = page.locator("#activity-form")
+    expect(activity_form.get_by_label("Or an activity")).to_have_value("play-when-you-hear")
+    activity_form.get_by_label("Or an activity").select_option("call-and-response")
+    activity_form.get_by_role("button", name="Start activity").click()
+    expect(page.locator("#status-cue")).to_have_text("Done.")
+    expect(feed.locator("li").first).to_contain_text(
+        "Cue (call-and-response): answer on big-red within 8 s")
+    activity_form.get_by_role("button", name="Stop activity").click()
+    expect(page.locator("#status-cue")).to_have_text("Done.")
+    assert [c["activity"] for c in _commands(commands, "start_activity")] == [
+        "call-and-response"]
 
     # The station's own refusal, in its words.
     page.get_by_role("button", name="Stop recording").click()

@@ -35,7 +35,7 @@ def mosquitto_pub(port: int, topic: str, payload: str, *extra: str) -> None:
 # The engine's health readings move on their own (an xrun on a loaded machine); a command
 # must leave the settings alone, which is what these tests compare.
 HEALTH_READINGS = ("xruns", "audio", "audio_problem",
-                   "cue")  # a cue ends by itself when its window does
+                   "cue", "activity")  # a cue (and an activity) ends by itself
 # What a cue's own thread records while other commands come and go.
 CUE_RUNNER_EVENTS = ("cue", "response", "no_response", "anticipation", "off_target")
 
@@ -261,6 +261,8 @@ field_values = {
     "window_seconds": st.floats(0.5, 70) | json_values,
     "recues": st.integers(-1, 4) | json_values,
     "quieter_db": st.floats(-1, 13) | json_values,
+    "activity": st.sampled_from(["play-when-you-hear", "call-and-response", "dance", "Cue"])
+    | json_values,
 }
 
 

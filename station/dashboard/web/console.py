@@ -45,7 +45,7 @@ KEEP_ALIVE_SECONDS = 15.0
 # The commands the console offers, with the form fields each takes.
 CONSOLE_COMMANDS = ("start_session", "end_session", "select_client", "select_sound_set",
                     "set_volume", "start_recording", "stop_recording", "tag_observation", "cue",
-                    "cancel_cue")
+                    "cancel_cue", "start_activity", "stop_activity")
 # What the cue panel offers: answer windows and re-cues (the contract allows more).
 CUE_WINDOWS = (3, 5, 8, 10, 15)
 CUE_RECUES = (0, 1, 2, 3)
@@ -76,6 +76,10 @@ class Console:
     """The engine's state from the last ack ({} before any)."""
     feed: tuple[FeedLine, ...]
     commands: tuple[TrackedCommand, ...]
+    activities: tuple[tuple[str, str], ...] = ()
+    """The station's activities (name, description), from its ``choices``."""
+    usual_activity: str = ""
+    """The current client's usual activity, from the station's ``choices``."""
 
     @property
     def online(self) -> bool:
@@ -149,6 +153,10 @@ def console_of(context: DashboardContext, found: SignedIn, key: StationKey) -> C
         key, view, room(view, context.clock(), starts, None), may_command=not staff,
         show_notes=not staff, clients=tuple(offered), sound_sets=tuple(sound_sets),
         play_inputs=tuple(choices.get("play_inputs", [])),
+        activities=tuple((entry["activity"], entry.get("description", ""))
+                         for entry in choices.get("activities", [])),
+        usual_activity=next((entry.get("activity", "") for entry in choices.get("clients", [])
+                             if entry["client"] == client), ""),
         ceiling_dbfs=ceilings.get(client), engine=dict(desk.engine_states.get(key, {})),
         feed=tuple(feed_lines(recent_events(context.store, key), show_notes=not staff,
                               clients=found.clients if found.role is Role.THERAPIST else None)),
@@ -266,6 +274,8 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
                                  "percentage of the client's ceiling, 0 to 100. Nothing was "
                                  "sent.") from None
         return {"volume": percent / 100}
+    if name == "start_activity":
+        return {"activity": form.get("activity", "").strip()}
     if name == "cue":
         targets = [target for target in console.play_inputs if form.get(f"target-{target}")]
         if not targets:
