@@ -61,6 +61,9 @@ def test_check_passes_on_each_shipped_sound_set_and_client(
 
 def test_shipped_sound_sets_and_clients_are_all_found() -> None:
     assert [f"{p.parent.name}/{p.name}" for p in SHIPPED_FILES] == [
+        "activities/call-and-response.toml",
+        "activities/head-switch-slow.toml",
+        "activities/play-when-you-hear.toml",
         "clients/C-2M9Q.toml",
         "clients/C-7F3K.toml",
         "sound-sets/call-and-response.toml",

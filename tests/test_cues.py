@@ -57,17 +57,18 @@ def wait_until_done(runner: CueRunner, timeout: float = 20.0) -> None:
     assert not thread.is_alive(), "the cue did not end"
 
 
-def call_onset(recorder: EventRecorder, attempt: int = 1) -> float:
-    """When the cue's call started (t_mono), once its `cue` event is recorded."""
+def call_onset(recorder: EventRecorder, attempt: int = 1, number: int = 1) -> float:
+    """When the `number`-th cue with this attempt was given (t_mono), once its `cue` event
+    is recorded."""
     import threading
 
     waited = threading.Event()
     for _ in range(200):
         cues = [e for e in events(recorder, ("cue",)) if e["detail"]["attempt"] == attempt]
-        if cues:
-            return float(cues[-1]["t_mono"])
+        if len(cues) >= number:
+            return float(cues[number - 1]["t_mono"])
         waited.wait(0.02)
-    pytest.fail(f"no cue event for attempt {attempt}")
+    pytest.fail(f"no cue event number {number} for attempt {attempt}")
 
 
 def test_presses_after_the_call_are_sorted_by_when_and_where_they_landed(
@@ -218,3 +219,48 @@ def test_an_activity_stopped_by_the_therapist_sounds_no_more_cues(
     assert [e["detail"]["targets"] for e in events(recorder, ("cue",))] == [["head-switch"]]
     assert events(recorder, ("response", "no_response")) == []
     assert runner.stop() is False
+
+
+def test_a_cue_lights_its_targets_leds_until_it_is_answered_and_gives_them_back(
+    output: Any, recorder: EventRecorder, mock_factory: Any
+) -> None:
+    from station.engine.press import PressPath
+    from station.inputs.switches import SwitchBoard
+
+    shipped = load_station(SHIPPED_CONFIG / "station.toml")
+    board = SwitchBoard(shipped.config.inputs, shipped.client.access,
+                        PressPath(output, recorder), mock_factory, simulate=True)
+    lit_inputs = [item.name for item in shipped.config.inputs if item.led_pin is not None]
+    assert "head-switch" not in lit_inputs  # the 3.5 mm switch has no LED
+    red_led = mock_factory.pin(5)  # big-red's led_pin in the shipped station file
+    try:
+        runner = CueRunner(output, recorder, PLAY_INPUTS, lights=board.cue_lights,
+                           lit_inputs=lit_inputs)
+        with pytest.raises(ControlError, match="none of the targets has an LED"):
+            runner.start(CueRequest(targets=("head-switch",), show="light"))
+        assert not red_led.state
+
+        runner.start(CueRequest(targets=("big-red", "head-switch"), window_seconds=3.0,
+                                show="light"))
+        onset = call_onset(recorder)
+        [cue] = events(recorder, ("cue",))
+        assert cue["detail"]["show"] == "light" and cue["detail"]["lit"] == ["big-red"]
+        assert "onset_sample" not in cue["detail"], "a light has no call to place"
+        assert red_led.state, "the target's LED is lit while the cue waits"
+        # No call sounds: a press at once is already an answer.
+        runner.pressed("head-switch", onset + 0.4)
+        wait_until_done(runner)
+        assert not red_led.state, "given back: its note is not sounding"
+        [response] = events(recorder, ("response",))
+        assert response["input"] == "head-switch"
+        assert response["detail"]["latency_ms"] == 400.0
+
+        # Both: the call sounds and the LED is lit with it.
+        runner.start(CueRequest(targets=("big-red",), window_seconds=2.0))
+        call_onset(recorder, number=2)
+        assert red_led.state
+        wait_until_done(runner)
+        assert not red_led.state
+        assert events(recorder, ("cue",))[-1]["detail"]["show"] == "both"
+    finally:
+        board.close()

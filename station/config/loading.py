@@ -186,8 +186,8 @@ def check_station(
 
 def check_files(paths: Sequence[Path]) -> list[Problem]:
     """Problems in the given files, each checked as the kind its top-level table names (a
-    file with neither ``[station]`` nor ``[[inputs]]`` nor ``[sound_set]`` nor ``[client]`` is a
-    dashboard file)."""
+    file with neither ``[station]`` nor ``[[inputs]]`` nor ``[sound_set]`` nor ``[client]``
+    nor ``[activity]`` is a dashboard file)."""
     problems: list[Problem] = []
     for path in paths:
         data = read_toml(path, problems)
@@ -197,6 +197,8 @@ def check_files(paths: Sequence[Path]) -> list[Problem]:
             check_sound_set(path, data, problems)
         elif "client" in data and isinstance(data["client"], dict):
             check_client(path, data, problems)
+        elif "activity" in data and isinstance(data["activity"], dict):
+            check_activity(path, data, problems)
         elif is_station_file(data):
             check_station(path, problems)
         else:

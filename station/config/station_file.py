@@ -22,7 +22,8 @@ GPIO_PINS = range(0, 28)
 
 # What a therapist's control input does (an input with role = "control").
 ControlAction = Literal[
-    "volume-up", "volume-down", "volume", "next-sound-set", "previous-sound-set", "session"
+    "volume-up", "volume-down", "volume", "next-sound-set", "previous-sound-set", "session",
+    "cue", "activity",
 ]
 CONTROL_ACTIONS: tuple[str, ...] = get_args(ControlAction)
 

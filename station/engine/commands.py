@@ -65,6 +65,7 @@ def _cue(control: StationControl, command: dict[str, Any]) -> None:
         recues=int(command.get("recues", 0)),
         quieter_db=float(command.get("quieter_db", 3.0)),
         command_id=str(command.get("id", "")),
+        show=str(command.get("show", "both")),
     ))
 
 

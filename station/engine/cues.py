@@ -26,8 +26,8 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from station.contract.events import EventType
@@ -56,6 +56,7 @@ class CueRequest:
     quieter_db: float = 3.0
     command_id: str = ""
     activity: str = ""  # the activity that sounded it, if one did
+    show: str = "both"  # "sound" (the call), "light" (the targets' LEDs) or "both"
 
 
 class CueSound(Protocol):
@@ -82,10 +83,16 @@ class CueRunner:
     """Plays cues and sorts the presses after them; one cue at a time."""
 
     def __init__(self, sound: CueSound, recorder: EventRecorder, inputs: Collection[str],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 lights: Callable[[Sequence[str], bool], None] | None = None,
+                 lit_inputs: Collection[str] = ()) -> None:
         self._sound = sound
         self._recorder = recorder
+        self.play_inputs = tuple(inputs)
         self._inputs = frozenset(inputs)
+        # The inputs with an LED, and how to light them (the switch board's `cue_lights`).
+        self._lights = lights
+        self._lit_inputs = frozenset(lit_inputs)
         self._clock = clock
         self._lock = threading.Lock()
         self._presses: queue.SimpleQueue[tuple[str, float] | None] = queue.SimpleQueue()
@@ -104,10 +111,17 @@ class CueRunner:
         if unknown:
             raise ControlError(f"targets: {', '.join(map(repr, unknown))} is no play input of "
                                f"this station; available: {', '.join(sorted(self._inputs))}")
+        if request.show != "sound" and not self._lit_inputs.intersection(request.targets):
+            if request.show == "light":
+                raise ControlError("show: none of the targets has an LED (led_pin in the "
+                                   "station file); sound the cue instead")
+            request = replace(request, show="sound")  # "both" on switches without an LED
         phrase = self._sound.cue_phrase()
-        if phrase is None:
-            raise ControlError("the audio is lost: a cue would not be heard")
-        if request.window_seconds <= phrase.seconds:
+        if phrase is None and request.show != "light":
+            raise ControlError("the audio is lost: a cue would not be heard; a cue with "
+                               "show = \"light\" can still be seen")
+        if phrase is not None and request.show != "light" and (
+                request.window_seconds <= phrase.seconds):
             raise ControlError(
                 f"window_seconds: {request.window_seconds:g} s is not longer than the cue "
                 f"itself ({phrase.seconds:g} s); give the client time to answer after it")
@@ -161,8 +175,8 @@ class CueRunner:
             self._presses.put((input_name, at))
 
     # -- the cue's own thread ----------------------------------------------------------------
-    def _run(self, cue: str, request: CueRequest, phrase: CuePhrase) -> None:
-        level = phrase.level
+    def _run(self, cue: str, request: CueRequest, phrase: CuePhrase | None) -> None:
+        level = phrase.level if phrase is not None else 0.0
         try:
             for attempt in range(1, request.recues + 2):
                 answered = self._attempt(cue, attempt, request, phrase, level)
@@ -178,34 +192,58 @@ class CueRunner:
                 self._last_cue, self._last_ended = cue, self._clock()
                 self.cue = ""
 
-    def _attempt(self, cue: str, attempt: int, request: CueRequest, phrase: CuePhrase,
+    def _attempt(self, cue: str, attempt: int, request: CueRequest, phrase: CuePhrase | None,
                  level: float) -> bool:
-        """Sound the call once and sort the presses until the window ends; True if answered."""
-        started = self._sound.cue_note_on(phrase, phrase.hertz[0], level)
-        onset = self._clock()
-        if started is None:
-            log.warning("cue %s: the audio was lost before the call sounded", cue)
-            return True  # nothing was heard: no opportunity to record
-        voice, onset_sample = started
-        notes = [(onset + index * phrase.note_seconds, hertz)
-                 for index, hertz in enumerate(phrase.hertz[1:], start=1)]
-        offs = [(onset + phrase.note_seconds, voice)]
-        opportunity = _Opportunity(cue, attempt, onset, onset + phrase.seconds,
+        """Give the cue once and sort the presses until the window ends; True if answered
+        (or if it could not be given)."""
+        lit = [name for name in request.targets if name in self._lit_inputs] if (
+            request.show != "sound" and self._lights is not None) else []
+        try:
+            return self._attempt_lit(cue, attempt, request, phrase, level, lit)
+        finally:
+            if lit and self._lights is not None:
+                self._lights(lit, False)
+
+    def _attempt_lit(self, cue: str, attempt: int, request: CueRequest,
+                     phrase: CuePhrase | None, level: float, lit: list[str]) -> bool:
+        notes: list[tuple[float, float]] = []  # (when, hertz) still to start
+        offs: list[tuple[float, Voice]] = []  # (when, voice) still to end
+        detail: dict[str, object] = {}
+        if request.show == "light" or phrase is None:
+            if lit and self._lights is not None:
+                self._lights(lit, True)
+            onset = call_ends = self._clock()
+        else:
+            started = self._sound.cue_note_on(phrase, phrase.hertz[0], level)
+            onset = self._clock()
+            if started is None:
+                log.warning("cue %s: the audio was lost before the call sounded", cue)
+                return True  # nothing was heard: no opportunity to record
+            if lit and self._lights is not None:
+                self._lights(lit, True)
+            voice, onset_sample = started
+            notes = [(onset + index * phrase.note_seconds, hertz)
+                     for index, hertz in enumerate(phrase.hertz[1:], start=1)]
+            offs = [(onset + phrase.note_seconds, voice)]
+            call_ends = onset + phrase.seconds
+            detail = {"call_ms": round(phrase.seconds * 1000.0), "level": round(level, 4),
+                      "onset_sample": onset_sample}
+        opportunity = _Opportunity(cue, attempt, onset, call_ends,
                                    onset + request.window_seconds)
         self._recorder.record(EventType.CUE, None, None, onset, detail={
             "cue": cue, "attempt": attempt, "targets": list(request.targets),
-            "window_ms": round(request.window_seconds * 1000.0),
-            "call_ms": round(phrase.seconds * 1000.0), "level": round(level, 4),
-            "onset_sample": onset_sample,
+            "window_ms": round(request.window_seconds * 1000.0), "show": request.show,
+            **({"lit": lit} if lit else {}), **detail,
             **({"command_id": request.command_id} if request.command_id else {}),
             **({"activity": request.activity} if request.activity else {}),
         })
         closes = opportunity.window_ends + GRACE_SECONDS
+        assert phrase is not None or not (notes or offs)
         while True:
             now = self._clock()
-            while offs and offs[0][0] <= now:
+            while offs and offs[0][0] <= now and phrase is not None:
                 self._sound.cue_note_off(phrase, offs.pop(0)[1])
-            while notes and notes[0][0] <= now:
+            while notes and notes[0][0] <= now and phrase is not None:
                 when, hertz = notes.pop(0)
                 played = self._sound.cue_note_on(phrase, hertz, level)
                 if played is not None:
@@ -217,14 +255,11 @@ class CueRunner:
                 press = self._presses.get(timeout=max(0.0, deadline - now))
             except queue.Empty:
                 continue
-            if press is None:  # cancelled
-                for _, held in offs:
-                    self._sound.cue_note_off(phrase, held)
-                return True
-            if self._sort(opportunity, request, *press):
-                for _, held in offs:
-                    self._sound.cue_note_off(phrase, held)
-                return True
+            if press is None or self._sort(opportunity, request, *press):
+                if phrase is not None:
+                    for _, held in offs:
+                        self._sound.cue_note_off(phrase, held)
+                return True  # cancelled, or answered
         self._recorder.record(EventType.NO_RESPONSE, None, None, opportunity.window_ends,
                               detail={"cue": cue, "attempt": attempt,
                                       "final": attempt > request.recues})

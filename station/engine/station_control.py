@@ -84,7 +84,9 @@ class StationControl:
         self.volume = 1.0
         self.lock = threading.RLock()
         play_inputs = [item.name for item in station.config.inputs if item.role == "play"]
-        self.cues = CueRunner(output, recorder, play_inputs)
+        self.cues = CueRunner(output, recorder, play_inputs, lights=board.cue_lights,
+                              lit_inputs=[item.name for item in station.config.inputs
+                                          if item.role == "play" and item.led_pin is not None])
         recorder.press_listener = self.cues.pressed
         self.activities = ActivityRunner(self.cues, lambda: self.station.activities,
                                          play_inputs)
@@ -172,6 +174,28 @@ class StationControl:
                 raise ControlError(f"activity {self.activities.activity} is sounding its own "
                                    "cues; stop it first")
             return self.cues.start(request)
+
+    def cue_button(self) -> None:
+        """The therapist's cue button: a cue on every play input (5 s to answer), unless no
+        session runs, an activity gives its own cues, or a cue already waits."""
+        with self.lock:
+            if not self.sessions.running or self.activities.activity or self.cues.cue:
+                log.info("cue button: no cue now (no session, an activity, or a cue waiting)")
+                return
+            self.cues.start(CueRequest(targets=self.cues.play_inputs))
+
+    def toggle_activity(self) -> None:
+        """The therapist's activity button: stops the running activity, else starts the
+        client's usual one (``client.activity`` in their profile)."""
+        with self.lock:
+            if self.activities.activity:
+                self.activities.stop()
+                return
+            usual = self.station.clients[self.client_name].client.activity
+            if not usual:
+                raise ControlError(f"activity button: client {self.client_name} has no usual "
+                                   "activity (client.activity in their profile)")
+            self.start_activity(usual)
 
     def start_activity(self, name: str) -> None:
         """Start a run of cues (station/engine/activities.py)."""

@@ -49,6 +49,10 @@ class EngineControl(Protocol):
 
     def end_session(self) -> None: ...
 
+    def cue_button(self) -> None: ...
+
+    def toggle_activity(self) -> None: ...
+
 
 class StatusLight:
     """The status LED: a short blink every 2 s when ready, steady during a session, fast
@@ -133,6 +137,8 @@ class ControlPanel:
             self._commands.put(("sound-set", -1))
         elif action == "session":
             self._commands.put(("session", 0))
+        elif action in ("cue", "activity"):
+            self._commands.put((action, 0))
 
     def released(self, switch: Switch, at: float, held_seconds: float) -> None:
         pass
@@ -173,6 +179,10 @@ class ControlPanel:
                 engine.end_session()
             else:
                 engine.start_session()
+        elif command == "cue":
+            engine.cue_button()
+        elif command == "activity":
+            engine.toggle_activity()
 
     def _show_state(self) -> None:
         if self.status is None:

@@ -138,6 +138,9 @@ class Switch:
         # The LED that follows the note, or the one that follows the switch; at most one.
         self._note_led = self.led if config.led_shows == "note" else None
         self._switch_led = self.led if config.led_shows == "switch" else None
+        # Lit by a cue that asks for this switch (station/engine/cues.py), over what it shows.
+        self._cue_lit = False
+        self._note_sounding = False
 
     def _pin_changed(self, ticks: float, state: int | bool) -> None:
         # The time is taken here, first: decisions use the edge's time, not the callback's.
@@ -167,8 +170,19 @@ class Switch:
 
     def _show_switch(self, led: LED) -> None:
         # The debounced level: bounce does not flicker the LED.
-        if led.is_lit != self.filter.level:
-            led.value = self.filter.level
+        lit = self.filter.level or self._cue_lit
+        if led.is_lit != lit:
+            led.value = lit
+
+    def cue_light(self, on: bool) -> None:
+        """Light the LED for a cue that asks for this switch, or give it back to what it shows
+        (the note or the switch); no LED, nothing."""
+        if self.led is None:
+            return
+        with self._lock:
+            self._cue_lit = on
+            shown = self.filter.level if self._switch_led is not None else self._note_sounding
+            self.led.value = on or shown
 
     def apply(self, settings: AccessSettings) -> None:
         """New settings from now on; a note sounding under a different mode is ended."""
@@ -186,11 +200,13 @@ class Switch:
             kind = action.kind
             if kind == EventType.PRESS:
                 listener.pressed(self, action.at)
+                self._note_sounding = True
                 if self._note_led is not None:
                     self._note_led.on()
             elif kind == EventType.RELEASE:
                 listener.released(self, action.at, action.seconds)
-                if self._note_led is not None:
+                self._note_sounding = False
+                if self._note_led is not None and not self._cue_lit:
                     self._note_led.off()
             else:
                 listener.rejected(self, action.reason, action.at, action.amount)
@@ -245,6 +261,13 @@ class SwitchBoard:
             )
         # Pins left for keyboard-only controls in simulation.
         self.spare_pins = spare if simulate else []
+
+    def cue_lights(self, names: Sequence[str], on: bool) -> None:
+        """Light (or give back) the LEDs of the inputs `names` for a cue."""
+        for name in names:
+            switch = self.switches.get(name)
+            if switch is not None:
+                switch.cue_light(on)
 
     def apply(self, profile: AccessSection | None) -> None:
         """A new client's access settings (their ``[access]`` table), while running.

@@ -106,7 +106,7 @@ def test_a_station_input_default_that_clashes_with_a_client_is_named(config_dir:
         pytest.param(
             'name = "vol"\npin = 4\nrole = "control"\n',
             "inputs[vol].action: a control needs an action; allowed: volume-up, volume-down, "
-            "volume, next-sound-set, previous-sound-set, session",
+            "volume, next-sound-set, previous-sound-set, session, cue, activity",
             id="control-without-action",
         ),
         pytest.param(

@@ -98,3 +98,20 @@ def test_the_session_button_starts_a_session_only_when_held(engine: RunningEngin
         events[-1].session
     )
     engine.send("release session")
+
+
+def test_the_cue_button_cues_every_play_input_and_is_ignored_while_a_cue_waits(
+    engine: RunningEngine,
+) -> None:
+    engine.send("press cue", "release cue")
+    events = engine.wait_for("a cue from the cue button", lambda events: any(
+        e.type == "cue" for e in events))
+    [cue] = [e for e in events if e.type == "cue"]
+    assert cue.detail is not None
+    assert cue.detail["targets"] == ["big-red", "big-blue", "big-yellow", "head-switch"]
+    assert cue.detail["window_ms"] == 5000
+    engine.send("press cue", "release cue")  # while it waits: nothing more
+    engine.send("press big-red", "release big-red")  # may be an anticipation or the answer
+    events = engine.wait_for("the cue's outcome", lambda events: any(
+        e.type in ("response", "no_response") for e in events))
+    assert [e.type for e in events].count("cue") == 1
