@@ -44,6 +44,7 @@ class PortListener:
         self.peak = 0.0
         self.armed_at: int | None = None
         self.onset: int | None = None
+        self.onset_time = 0.0
         self.heard = threading.Event()
         self.quiet = threading.Event()
         self._last_loud = 0
@@ -69,6 +70,9 @@ class PortListener:
             self._last_loud = start + last
             if self.armed_at is not None and self.onset is None:
                 self.onset = start + first
+                # On CLOCK_MONOTONIC, as the station's own times: when this cycle was
+                # processed, plus the onset's place in it.
+                self.onset_time = self._cycle[1] + first / RATE
                 self.heard.set()
         if start + frames - self._last_loud > QUIET_FRAMES:
             self.quiet.set()

@@ -1,0 +1,175 @@
+"""`station bench cue`: how well the station times an answer to its cue (docs/cues.md).
+
+Runs `station engine --simulate` on jackd's dummy driver (48 kHz, 64-frame periods) with the
+shipped configuration, and a JACK client listening to the engine's first output port. For each
+cue (``--cues``, default 200, after ``--warm-up`` more):
+
+1. the benchmark notes the JACK frame, then sends ``cue`` (``show = "sound"``) to the
+   engine's control socket; the listener hears the call's first sample. The time between is
+   ``cue_start_to_sound`` (the socket's own transit included);
+2. once the call has ended, after a random pause, the benchmark presses the target (a
+   ``press`` line on the engine's stdin). The latency measured from the samples runs from
+   the call's first sample, as the listener heard it (its JACK cycle's CLOCK_MONOTONIC time
+   plus its place in the cycle), to the press as the station stamped it (the `response`
+   event's ``t_mono``, the same clock); the engine's `response` reports its own
+   ``latency_ms``. ``cue_latency_error`` is reported minus measured: how far the station's
+   own placing of the call's first sample is off. (JACK frames are not used across the
+   second between call and press: a dummy driver without real-time priority falls behind
+   the clock.)
+
+Goals (issue 11): ``cue_latency_error.max_ms`` ≤ one audio block (1.333 ms), and
+``cue_start_to_sound.p99_ms`` ≤ 3 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from station.bench._config import copy_config, shipped_config
+from station.bench._jack import PERIOD, RATE, PortListener, start_dummy_jackd
+
+BLOCK_MS = PERIOD * 1000.0 / RATE
+TARGET = "big-red"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cues", type=int, default=200, help="cues measured (default 200)")
+    parser.add_argument("--warm-up", type=int, default=5,
+                        help="cues sounded first and not counted (default 5)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="run jackd (and so the audio threads) with real-time priority")
+
+
+def _station(folder: Path) -> tuple[Path, Path]:
+    """The shipped configuration on JACK, its log in `folder`; (station file, data dir)."""
+    import tomllib
+
+    import tomli_w
+
+    copy = folder / "config"
+    copy_config(shipped_config(), copy)
+    station = copy / "station.toml"
+    data = tomllib.loads(station.read_text())
+    data["station"]["data_dir"] = str(folder / "data")
+    data["audio"].update(backend="jack", buffer_size=PERIOD, sample_rate=RATE)
+    station.write_text(tomli_w.dumps(data))
+    return station, folder / "data"
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50_ms": round(cut[49], 3), "p99_ms": round(cut[98], 3),
+            "max_ms": round(ordered[-1], 3), "min_ms": round(ordered[0], 3)}
+
+
+def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    from station.config import load_station
+    from station.engine.control_socket import ControlError, send_command
+    from station.telemetry.eventlog import iterate_all
+
+    server, jackd = start_dummy_jackd("bench", arguments.realtime)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            station_file, data_dir = _station(Path(folder))
+            station_id = load_station(station_file).config.station.id
+            engine = subprocess.Popen(
+                [sys.executable, "-m", "station", "engine", "--simulate", "--config",
+                 str(station_file)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                text=True, env={**os.environ, "JACK_DEFAULT_SERVER": server},
+            )
+            assert engine.stdin is not None
+            listener = PortListener(server)
+            try:
+                listener.wait_for_port(f"sensory-station-{station_id}:output_1", 60)
+                waited = threading.Event()
+                for _ in range(100):  # the control socket opens once the engine is ready
+                    try:
+                        send_command(data_dir, {"command": "status"}, timeout=0.5)
+                        break
+                    except ControlError:
+                        waited.wait(0.1)
+                listener.set_threshold_over_background(0.5)
+                measured = _cue_loop(arguments, listener, engine.stdin, data_dir)
+            finally:
+                listener.close()
+                engine.terminate()
+                engine.wait(20)
+            responses = {event.detail["cue"]: event for event in iterate_all(data_dir)
+                         if event.type == "response" and event.detail}
+    finally:
+        jackd.terminate()
+        jackd.wait(10)
+    errors = [float(responses[cue].detail["latency_ms"])  # type: ignore[index]
+              - (responses[cue].t_mono - heard_at) * 1000.0
+              for cue, _, heard_at in measured if cue in responses]
+    starts = [start for _, start, _ in measured]
+    error_ms = _percentiles(errors) if len(errors) >= 2 else {}
+    return {
+        "jack": {"driver": "dummy", "sample_rate": RATE, "period_frames": PERIOD,
+                 "realtime": arguments.realtime},
+        "cues": arguments.cues,
+        "answered": len(errors),
+        "cue_latency_error": {
+            **error_ms,
+            "abs_max_ms": round(max((abs(value) for value in errors), default=0.0), 3),
+            "what": "the engine's latency_ms minus the latency from the call's first sample "
+                    "at the JACK port to the press, ms",
+        },
+        "cue_start_to_sound": {
+            **(_percentiles(starts) if len(starts) >= 2 else {}),
+            "what": "from sending cue to the control socket to the call's first sample at "
+                    "the JACK port, ms",
+        },
+        "goals": {"cue_latency_error_abs_max_ms": round(BLOCK_MS, 3),
+                  "cue_start_to_sound_p99_ms": 3.0},
+        "caveat": "a 2-core machine shared with other work"
+        + ("" if arguments.realtime else "; jackd without real-time priority"),
+    }
+
+
+def _cue_loop(arguments: argparse.Namespace, listener: PortListener, stdin: Any,
+              data_dir: Path) -> list[tuple[str, float, float]]:
+    """(cue id, start-to-sound ms, when its first sample was heard) of each counted cue."""
+    from station.engine.control_socket import send_command
+
+    jitter = random.Random(11)
+    waited = threading.Event()
+    measured = []
+    for number in range(arguments.warm_up + arguments.cues):
+        if not listener.quiet.wait(10):
+            raise RuntimeError("the engine's output did not fall silent between cues")
+        waited.wait(jitter.uniform(0, 3 * PERIOD / RATE))  # anywhere within a period
+        sent = listener.arm()
+        reply = send_command(data_dir, {"command": "cue", "targets": [TARGET],
+                                        "window_seconds": 5.0, "show": "sound"})
+        if not reply.get("ok"):
+            raise RuntimeError(f"the cue was refused: {reply.get('error')}")
+        cue = str(reply["state"]["cue"])
+        if not listener.heard.wait(2) or listener.onset is None:
+            raise RuntimeError("the cue's call was not heard at the JACK port")
+        onset, heard_at = listener.onset, listener.onset_time
+        # After the call (0.75 s), with the note's own ring: a press then answers the cue.
+        waited.wait(0.9 + jitter.uniform(0.0, 0.3))
+        stdin.write(f"press {TARGET}\n")
+        stdin.flush()
+        waited.wait(0.05)
+        stdin.write(f"release {TARGET}\n")
+        stdin.flush()
+        for _ in range(100):  # the answer ends the cue
+            if not send_command(data_dir, {"command": "status"})["state"]["cue"]:
+                break
+            waited.wait(0.02)
+        if number >= arguments.warm_up:
+            measured.append((cue, (onset - sent) * 1000.0 / RATE, heard_at))
+    return measured
