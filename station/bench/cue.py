@@ -1,7 +1,8 @@
 """`station bench cue`: how well the station times an answer to its cue (docs/cues.md).
 
 Runs `station engine --simulate` on jackd's dummy driver (48 kHz, 64-frame periods) with the
-shipped configuration, and a JACK client listening to the engine's first output port. For each
+shipped configuration (its start sound set on the sine, without reverb, so that each cue
+rings out quickly), and a JACK client listening to the engine's first output port. For each
 cue (``--cues``, default 200, after ``--warm-up`` more):
 
 1. the benchmark notes the JACK frame, then sends ``cue`` (``show = "sound"``) to the
@@ -62,6 +63,12 @@ def _station(folder: Path) -> tuple[Path, Path]:
     data["station"]["data_dir"] = str(folder / "data")
     data["audio"].update(backend="jack", buffer_size=PERIOD, sample_rate=RATE)
     station.write_text(tomli_w.dumps(data))
+    # The start sound set on the sine without reverb: the call and the press ring out in
+    # half a second, so that the next cue starts in silence soon.
+    sound_set_file = copy / "sound-sets" / f"{data['station']['sound_set']}.toml"
+    sound_set = tomllib.loads(sound_set_file.read_text())
+    sound_set["sound_set"].update(instrument="sine", reverb=0.0)
+    sound_set_file.write_text(tomli_w.dumps(sound_set))
     return station, folder / "data"
 
 
