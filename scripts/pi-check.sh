@@ -8,7 +8,8 @@
 # Slow (pyo is compiled under emulation: most of half an hour on two cores), so it is not
 # part of `make test`: run it with `make pi-check` (as root: debootstrap, chroot, mounts).
 #
-#   sudo scripts/pi-check.sh            # reuses the root in build/pi-root if it is complete
+#   sudo scripts/pi-check.sh            # reuses the root in /var/tmp/sensory-station-pi-root
+#                                       # if it is complete ($PI_CHECK_ROOT names another)
 #   sudo scripts/pi-check.sh --fresh    # starts from a new root
 #
 # The Raspberry Pi OS archive cannot be reached from here, so the root is plain Debian
@@ -16,7 +17,9 @@
 set -euo pipefail
 
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-root="${PI_CHECK_ROOT:-$source_dir/build/pi-root}"
+# Outside the checkout: with the root (and its mounted /proc) inside it, the editable install
+# of the source copied into the root walked the mounts and never ended.
+root="${PI_CHECK_ROOT:-/var/tmp/sensory-station-pi-root}"
 fresh=false
 [[ ${1:-} == --fresh ]] && fresh=true
 [[ $# -gt 0 && ${1:-} != --fresh ]] && { echo "usage: $0 [--fresh]" >&2; exit 2; }

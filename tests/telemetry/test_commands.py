@@ -263,6 +263,7 @@ field_values = {
     "quieter_db": st.floats(-1, 13) | json_values,
     "activity": st.sampled_from(["play-when-you-hear", "call-and-response", "dance", "Cue"])
     | json_values,
+    "show": st.sampled_from(["both", "sound", "light", "LED"]) | json_values,
 }
 
 
