@@ -124,4 +124,18 @@ def dashboard_server(mosquitto: Any, tmp_path: Path) -> Iterator[Any]:
     server.stop()
 
 
+@pytest.fixture
+def live_station(station_config: Any, mosquitto: Any) -> Iterator[Any]:
+    """`station run --simulate` publishing to the fixture broker, aggregates every second."""
+    from tests.telemetry.conftest import StationProcess
+
+    path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
+                           "audio.backend": "null", "telemetry.aggregate_seconds": 1.0})
+    station = StationProcess(["run", "--simulate", "--config", str(path)])
+    station.start()
+    yield station
+    if station.running:
+        station.stop()
+
+
 from tests.dashboard.browser import axe_source, chromium  # noqa: E402, F401  (fixtures)

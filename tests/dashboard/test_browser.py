@@ -32,18 +32,6 @@ def browser_page(chromium: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture
-def live_station(station_config: Any, mosquitto: Any) -> Iterator[StationProcess]:
-    """`station run --simulate` publishing to the fixture broker, aggregates every second."""
-    path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
-                           "audio.backend": "null", "telemetry.aggregate_seconds": 1.0})
-    station = StationProcess(["run", "--simulate", "--config", str(path)])
-    station.start()
-    yield station
-    if station.running:
-        station.stop()
-
-
 def dashboard_routes() -> list[tuple[str, str]]:
     """(method, path) of every route, from the FastAPI app itself."""
     app = create_app(None)  # type: ignore[arg-type]  (routes only: no request is served)

@@ -13,7 +13,6 @@ import csv
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +40,6 @@ def charts_fetched() -> None:
         fetched = subprocess.run([str(fetch), str(REPO / "build" / "npm"), "uplot"],
                                  capture_output=True, text=True, timeout=300)
         assert fetched.returncode == 0, fetched.stderr
-
-
-@pytest.fixture
-def live_station(station_config: Any, mosquitto: Any, tmp_path: Path) -> Iterator[
-        StationProcess]:
-    path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
-                           "audio.backend": "null", "telemetry.aggregate_seconds": 1.0})
-    station = StationProcess(["run", "--simulate", "--config", str(path)])
-    station.start()
-    yield station
-    if station.running:
-        station.stop()
 
 
 def _command(subscriber_factory: Any, port: int, name: str, **keys: Any) -> dict[str, Any]:

@@ -35,18 +35,6 @@ def patient_expectations() -> Iterator[None]:
     expect.set_options(timeout=5000)
 
 
-@pytest.fixture
-def live_station(station_config: Any, mosquitto: Any) -> Iterator[StationProcess]:
-    """`station run --simulate` publishing to the fixture broker, aggregates every second."""
-    path = station_config({"mqtt.host": "127.0.0.1", "mqtt.port": mosquitto.port,
-                           "audio.backend": "null", "telemetry.aggregate_seconds": 1.0})
-    station = StationProcess(["run", "--simulate", "--config", str(path)])
-    station.start()
-    yield station
-    if station.running:
-        station.stop()
-
-
 def _signed_in(chromium: Any, url: str, name: str, width: int = 800,
                height: int = 1280) -> tuple[Any, Any]:
     # axe-core is injected as an inline script: the dashboard's own CSP would refuse it.
