@@ -158,6 +158,23 @@ def test_a_redelivered_command_is_answered_again_but_runs_once(
 
 
 
+def wait_for_listening(port: int, broker: StationProcess, timeout: float = 20.0) -> None:
+    """Until the embedded broker accepts connections on `port` (it may start after the
+    engine on a busy machine)."""
+    import socket
+    import threading
+
+    waited = threading.Event()
+    for _ in range(int(timeout / 0.1)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if not broker.running or waited.wait(0.1):
+                break
+    pytest.fail(f"the embedded broker did not listen on {port}:\n{broker.log}")
+
+
 def test_retained_messages_the_embedded_broker_hands_the_agent_are_not_taken_for_commands(
     station_config: Any, subscriber_factory: Any,
 ) -> None:
@@ -178,6 +195,7 @@ def test_retained_messages_the_embedded_broker_hands_the_agent_are_not_taken_for
     engine.start()
     try:
         wait_for_engine(station.data_dir, engine)
+        wait_for_listening(port, broker)
         subscriber = subscriber_factory(port, [topics.status, topics.ack])
         agent.start()
         subscriber.wait_for(lambda topic, payload: topic == topics.status
