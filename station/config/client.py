@@ -56,10 +56,34 @@ class GoalSection(Schema):
     target_date: datetime.date | None = None
 
 
+# The smallest range (of the sensor's) a client's calibration may have.
+MIN_SENSOR_SPAN = 0.05
+
+
+class SensorCalibrationSection(Schema):
+    """The client's own range on one variable sensor (``[sensors.NAME]``), like a Skoog's
+    per-side settings: a calibration run (cmd/calibrate_sensor) measures floor and ceiling.
+
+    Readings are shares of the sensor's range: 0 far or relaxed, 1 near or squeezed hard.
+    """
+
+    floor: float = Field(default=0.0, ge=0.0, lt=1.0)
+    ceiling: float = Field(default=1.0, gt=0.0, le=1.0)
+    # The share of the client's range above the floor that is no movement at all.
+    dead_zone: float = Field(default=0.05, ge=0.0, le=0.5)
+    # Sensitivity: below 1 small movements count for more, above 1 they take more effort.
+    curve: float = Field(default=1.0, ge=0.25, le=4.0)
+    # Smoothing (a 1-euro filter): the cut-off for a still hand, lower = steadier; and how
+    # quickly it opens up when the hand moves, higher = less lag.
+    steady_hz: float = Field(default=1.0, ge=0.1, le=20.0)
+    responsiveness: float = Field(default=4.0, ge=0.0, le=100.0)
+
+
 class ClientProfile(Schema):
     client: ClientSection
     access: AccessSection = AccessSection()
     goals: list[GoalSection] = Field(default_factory=list, max_length=20)
+    sensors: dict[str, SensorCalibrationSection] = Field(default_factory=dict)
 
 
 def check_client(path: Path, data: dict[str, Any], problems: list[Problem]) -> ClientProfile | None:
@@ -77,6 +101,12 @@ def check_client(path: Path, data: dict[str, Any], problems: list[Problem]) -> C
         (f"access.inputs.{name}", table) for name, table in access.inputs.items()
     )]:
         problems.extend(access_problems(merge_access(access, layer), path, where))
+    for name, sensor in client.sensors.items():
+        if sensor.ceiling - sensor.floor < MIN_SENSOR_SPAN:
+            problems.append(Problem(
+                path, f"sensors.{name}.ceiling",
+                f"{sensor.ceiling:g} is not above floor = {sensor.floor:g} by at least "
+                f"{MIN_SENSOR_SPAN:g} (the client's range would be too small to play)"))
     seen: set[str] = set()
     for number, goal in enumerate(client.goals, start=1):
         if goal.name in seen:

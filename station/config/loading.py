@@ -292,6 +292,13 @@ def _check_client_inputs(
                     f"no play input {name!r} in the station file; play inputs: "
                     f"{', '.join(play) or 'none'}{did_you_mean(name, play)}",
                 ))
+        sensors = [name for name, item in play.items() if item.is_sensor]
+        for name in client.sensors:
+            if name not in sensors:
+                problems.append(Problem(
+                    path, f"sensors.{name}",
+                    f"no sensor input {name!r} in the station file; sensors: "
+                    f"{', '.join(sensors) or 'none'}{did_you_mean(name, sensors)}"))
         for name, item in play.items():
             merged = merge_access(*input_access_layers(item, client.access))
             problems.extend(access_problems(merged, path, f"access (input {name!r})"))

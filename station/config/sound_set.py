@@ -64,6 +64,16 @@ class SlotConfig(Schema):
     sample: str = ""
     rhythm: str = ""
     drum: str = ""
+    # What a variable sensor (a distance or analog input) on this slot does; switches ignore
+    # it. "switch": a press when the value passes `threshold` (through the access filter like
+    # any switch); "zones": the range split into `zones` notes up the scale from `degree`,
+    # entering one plays it; "expression": the slot's note, its level and brightness
+    # following the value. `hysteresis` (a share of the range) keeps a trembling value on a
+    # border or at the threshold from playing again.
+    sensor: Literal["switch", "zones", "expression"] = "switch"
+    zones: int = Field(default=5, ge=2, le=16)
+    threshold: float = Field(default=0.5, ge=0.05, le=0.95)
+    hysteresis: float = Field(default=0.04, ge=0.0, le=0.2)
 
 
 class MelodySection(Schema):
@@ -241,10 +251,42 @@ def _check_slot(
                                     " (define it in a [[rhythms]] table)"))
     if slot.action == "drum" and slot.drum not in DRUM_PIECES:
         problems.append(unknown(path, f"{where}.drum", "drum", slot.drum, DRUM_PIECES))
+    if slot.sensor != "switch":
+        _check_sensor_slot(path, where, slot, sound_set, problems)
     if slot.action == "melody" and sound_set.melody is None:
         problems.append(Problem(
             path, f"{where}.action", "'melody' needs a [melody] table with the song's notes"
         ))
+
+
+def _check_sensor_slot(
+    path: Path, where: str, slot: SlotConfig, sound_set: SoundSet, problems: list[Problem]
+) -> None:
+    """Zones and expression play the slot's notes: a note action, every zone on the piano."""
+    if slot.action != "note":
+        problems.append(Problem(
+            path, f"{where}.sensor",
+            f"sensor = {slot.sensor!r} plays notes of the scale; set action = \"note\" (or "
+            "sensor = \"switch\" to play the slot's action when the value passes its "
+            "threshold)"))
+        return
+    section = sound_set.sound_set
+    if slot.sensor != "zones" or section.scale not in SCALES or section.key not in NOTE_NAMES:
+        return
+    top = midi_note(section.key, section.octave, section.scale, slot.degree + slot.zones - 1,
+                    slot.octave)
+    if top not in PIANO_NOTES:
+        problems.append(Problem(
+            path, f"{where}.zones",
+            f"{slot.zones} zones from degree {slot.degree} reach {note_name(top)}, above the "
+            "piano's C8; use fewer zones, a lower degree or octave"))
+
+
+def zone_notes(sound_set: SoundSet, slot: SlotConfig) -> list[int]:
+    """The MIDI notes of a zones slot, lowest zone first: the scale upward from its degree."""
+    section = sound_set.sound_set
+    return [midi_note(section.key, section.octave, section.scale, slot.degree + step,
+                      slot.octave) for step in range(slot.zones)]
 
 
 def _check_melody(

@@ -91,10 +91,24 @@ class TelemetrySection(Schema):
     engaged_gap_seconds: float = Field(default=10.0, gt=0.0, le=600.0)
 
 
+# Variable sensors: they read how far or how hard, not only whether (station/inputs/sensors.py).
+SENSOR_KINDS = ("distance", "analog")
+# The ADC chips an analog sensor may be read through (gpiozero's MCP3008 and MCP3208 classes),
+# with their channels.
+ADC_CHANNELS = {"mcp3008": 8, "mcp3208": 8}
+# The SPI0 lines an ADC uses (BCM): clock, MOSI and MISO, then the chip select by spi_device.
+SPI0_PINS = {"SCLK": 11, "MOSI": 10, "MISO": 9}
+SPI0_CHIP_SELECT = {0: 8, 1: 7}
+# Readings per second when the station file gives none: an HC-SR04 needs ~60 ms between pings
+# for the last echo to die away; an ADC reading takes well under a millisecond.
+DEFAULT_POLL_HZ = {"distance": 16.0, "analog": 100.0}
+
+
 class InputConfig(Schema):
     name: str = Field(pattern=NAME_PATTERN)
     kind: Literal[
-        "arcade-button", "adaptive-switch", "usb-switch", "keyboard", "rotary-encoder"
+        "arcade-button", "adaptive-switch", "usb-switch", "keyboard", "rotary-encoder",
+        "distance", "analog",
     ] = "arcade-button"
     pin: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
     # The encoder's second line (B); its first (A) is `pin`.
@@ -113,6 +127,26 @@ class InputConfig(Schema):
     device: str | None = Field(default=None, min_length=1)
     code: str | None = Field(default=None, pattern=r"^(KEY|BTN)_[A-Z0-9_]+$")
     access: AccessOverride | None = None
+    # A distance sensor (HC-SR04): `pin` is its trigger, `echo_pin` its echo; the hand is
+    # read between `near_cm` (the top of the range) and `far_cm` (nothing there).
+    echo_pin: int | None = Field(default=None, ge=min(GPIO_PINS), le=max(GPIO_PINS))
+    near_cm: float = Field(default=5.0, ge=2.0, le=400.0)
+    far_cm: float = Field(default=60.0, ge=3.0, le=400.0)
+    # An analog sensor (pressure pad, squeeze bulb, bend sensor, potentiometer) on an ADC:
+    # the chip, its channel and which SPI chip select (CE0 or CE1) it is on.
+    adc: Literal["mcp3008", "mcp3208"] | None = None
+    channel: int | None = Field(default=None, ge=0, le=7)
+    spi_device: int = Field(default=0, ge=0, le=1)
+    # Readings per second; default 16 for a distance sensor, 100 for an analog one.
+    poll_hz: float | None = Field(default=None, ge=1.0, le=500.0)
+
+    @property
+    def is_sensor(self) -> bool:
+        return self.kind in SENSOR_KINDS
+
+    @property
+    def readings_per_second(self) -> float:
+        return self.poll_hz if self.poll_hz is not None else DEFAULT_POLL_HZ.get(self.kind, 0.0)
 
 
 class ControlsSection(Schema):
@@ -148,6 +182,8 @@ def check_station_config(path: Path, config: StationConfig, problems: list[Probl
 
 def _check_inputs(path: Path, config: StationConfig, problems: list[Problem]) -> None:
     pin_owner: dict[int, str] = {}
+    # (spi_device, channel) → the analog input read there.
+    adc_channels: dict[tuple[int, int], str] = {}
     seen_names: set[str] = set()
     key_owner: dict[str, str] = {}
     if config.controls.status_led_pin is not None:
@@ -159,13 +195,16 @@ def _check_inputs(path: Path, config: StationConfig, problems: list[Problem]) ->
                 Problem(path, f"{where}.name", f"input name {item.name!r} is used twice")
             )
         seen_names.add(item.name)
-        if item.kind not in ("keyboard", "usb-switch") and item.pin is None:
+        if item.kind not in ("keyboard", "usb-switch", "analog") and item.pin is None:
             problems.append(Problem(
                 path, f"{where}.pin", f"required for a {item.kind}; give a BCM GPIO number"
+                + (" (the sensor's trigger)" if item.kind == "distance" else "")
             ))
         _check_usb(path, where, item, problems)
         _check_role(path, where, item, problems)
-        for key, pin in (("pin", item.pin), ("pin_b", item.pin_b), ("led_pin", item.led_pin)):
+        _check_sensor(path, where, item, problems, adc_channels, pin_owner)
+        for key, pin in (("pin", item.pin), ("pin_b", item.pin_b), ("led_pin", item.led_pin),
+                         ("echo_pin", item.echo_pin)):
             if pin is None:
                 continue
             if pin in pin_owner:
@@ -173,7 +212,8 @@ def _check_inputs(path: Path, config: StationConfig, problems: list[Problem]) ->
                     path, f"{where}.{key}", f"pin GPIO{pin} is already used by {pin_owner[pin]}"
                 ))
             else:
-                pin_owner[pin] = f"input {item.name!r}" + (" (LED)" if key == "led_pin" else "")
+                pin_owner[pin] = f"input {item.name!r}" + (
+                    " (LED)" if key == "led_pin" else " (echo)" if key == "echo_pin" else "")
         if item.key is not None:
             if item.key in key_owner:
                 problems.append(Problem(
@@ -185,6 +225,70 @@ def _check_inputs(path: Path, config: StationConfig, problems: list[Problem]) ->
         problems.extend(access_problems(
             merge_access(*input_access_layers(item, None)), path, f"{where}.access"
         ))
+
+
+def _check_sensor(
+    path: Path, where: str, item: InputConfig, problems: list[Problem],
+    adc_channels: dict[tuple[int, int], str], pin_owner: dict[int, str],
+) -> None:
+    """A distance sensor has its two pins and a range; an analog one its chip and channel, and
+    takes the SPI lines (shared by every analog input). Neither has the other's settings."""
+    given = item.model_fields_set
+    if item.kind != "distance":
+        for key in ("echo_pin", "near_cm", "far_cm"):
+            if key in given:
+                problems.append(Problem(path, f"{where}.{key}", "only a distance sensor has "
+                                        f"{key}; set kind = \"distance\" or remove it"))
+    if item.kind != "analog":
+        for key in ("adc", "channel", "spi_device"):
+            if key in given:
+                problems.append(Problem(path, f"{where}.{key}", "only an analog sensor has "
+                                        f"{key}; set kind = \"analog\" or remove it"))
+    if not item.is_sensor:
+        if "poll_hz" in given:
+            problems.append(Problem(path, f"{where}.poll_hz",
+                                    "only a sensor (kind distance or analog) is polled"))
+        return
+    if item.role != "play":
+        problems.append(Problem(path, f"{where}.role",
+                                f"a {item.kind} sensor plays; set role = \"play\""))
+    if item.pin_b is not None:
+        problems.append(Problem(path, f"{where}.pin_b", "only a rotary encoder has a second pin"))
+    if item.kind == "distance":
+        if item.echo_pin is None:
+            problems.append(Problem(path, f"{where}.echo_pin",
+                                    "a distance sensor needs its echo pin (BCM GPIO number)"))
+        if item.near_cm >= item.far_cm:
+            problems.append(Problem(
+                path, f"{where}.near_cm",
+                f"{item.near_cm:g} cm is not nearer than far_cm = {item.far_cm:g} cm"))
+        return
+    if item.pin is not None:
+        problems.append(Problem(path, f"{where}.pin", "an analog sensor is read through its "
+                                "ADC's SPI lines (GPIO 7 to 11), not a pin of its own; remove pin"))
+    if item.adc is None:
+        problems.append(Problem(path, f"{where}.adc",
+                                f"an analog sensor needs its ADC chip; allowed: "
+                                f"{', '.join(ADC_CHANNELS)}"))
+    if item.channel is None:
+        problems.append(Problem(path, f"{where}.channel",
+                                "an analog sensor needs the ADC channel it is wired to (0-7)"))
+        return
+    place = (item.spi_device, item.channel)
+    if place in adc_channels:
+        problems.append(Problem(path, f"{where}.channel",
+                                f"channel {item.channel} of the ADC on CE{item.spi_device} is "
+                                f"already read by input {adc_channels[place]!r}"))
+    adc_channels[place] = item.name
+    lines = {**SPI0_PINS, f"CE{item.spi_device}": SPI0_CHIP_SELECT[item.spi_device]}
+    for line, pin in lines.items():
+        owner = pin_owner.get(pin)
+        if owner is None:
+            pin_owner[pin] = f"the ADC's SPI line {line}"
+        elif not owner.startswith("the ADC's SPI"):
+            problems.append(Problem(path, f"{where}.adc",
+                                    f"the ADC's SPI line {line} is GPIO{pin}, already used by "
+                                    f"{owner}"))
 
 
 def _check_usb(path: Path, where: str, item: InputConfig, problems: list[Problem]) -> None:

@@ -27,3 +27,9 @@ class EventType(StrEnum):
     NO_RESPONSE = "no_response"  # the window ended without one
     ANTICIPATION = "anticipation"  # a press while the call still sounded
     OFF_TARGET = "off_target"  # a press on another input after the call
+    # Variable sensors (station/inputs/sensors.py):
+    ZONE = "zone"  # the hand entered a zone, playing its note (detail: zone, zones, value)
+    MOVEMENT = "movement"  # one movement out of the dead zone and back (detail: low, high)
+    SENSOR_LOST = "sensor_lost"  # no readings (reason: no_echo); reported once
+    SENSOR_BACK = "sensor_back"  # readings again after a loss
+    SENSOR_CALIBRATED = "sensor_calibrated"  # a calibration run saved (detail: floor, ceiling)

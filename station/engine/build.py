@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from station.config import LoadedStation
-from station.engine.press import PressPath
+from station.engine.press import PressPath, SensorPath
 from station.engine.process import EngineProcess
 from station.engine.session import Sessions
 from station.engine.station_control import StationControl
 from station.inputs.controls import ControlPanel
 from station.inputs.pins import make_pin_factory
-from station.inputs.simulate import SimulatedSwitches
+from station.inputs.sensors import SensorBoard
+from station.inputs.simulate import SensorSimulation, SimulatedSwitches
 from station.inputs.switches import Switch, SwitchBoard
 from station.inputs.usb import UsbSwitches
 from station.sound.output import AudioOutput
@@ -30,7 +31,8 @@ SWITCH_INTERVAL_SECONDS = 0.0005
 
 def usb_switches(switches: Sequence[Switch]) -> UsbSwitches | None:
     """Read the USB switch interfaces, if any of `switches` is one (simulation: none is)."""
-    usb = [switch for switch in switches if switch.gpio_device is None]
+    usb = [switch for switch in switches
+           if switch.gpio_device is None and switch.config.kind == "usb-switch"]
     if not usb:
         return None
     try:
@@ -64,10 +66,16 @@ def build_engine(
     )
     recorder = EventRecorder(station.data_dir)
     mock_pins = factory_name == "mock"
+    press_path = PressPath(output, recorder)
     board = SwitchBoard(
-        config.inputs, station.client.access, PressPath(output, recorder), pin_factory,
-        simulate=mock_pins,
+        config.inputs, station.client.access, press_path, pin_factory, simulate=mock_pins,
     )
+    simulation = SensorSimulation(pin_factory) if mock_pins else None
+    sensors = SensorBoard(
+        config.inputs, station.client, station.sound_set, SensorPath(output, recorder),
+        press_path, board.scheduler, pin_factory, simulation=simulation,
+    )
+    board.switches.update(sensors.switches)
     control = StationControl(
         station, output, board, recorder,
         Sessions(recorder, output, station.data_dir / "recordings"),
@@ -78,6 +86,7 @@ def build_engine(
             "pid": os.getpid(),
         },
         overrides=overrides,
+        sensors=sensors,
     )
     controls = ControlPanel(
         config.inputs,
@@ -94,7 +103,7 @@ def build_engine(
         controls=controls,
         control=control,
         usb=usb_switches([*board.switches.values(), *controls.switches.values()]),
-        simulated=(SimulatedSwitches(board, pin_factory, controls.switches)
+        simulated=(SimulatedSwitches(board, pin_factory, controls.switches, simulation)
                    if mock_pins else None),
         record=record,
     )

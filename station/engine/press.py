@@ -6,6 +6,7 @@ from typing import Protocol
 
 from station.contract.events import EventType
 from station.inputs.access import BOUNCE
+from station.inputs.sensors import Sensor
 from station.inputs.switches import Switch
 from station.telemetry.eventlog import EventRecorder
 
@@ -16,6 +17,14 @@ class Playing(Protocol):
     def press(self, slot: int) -> bool: ...
 
     def release(self, slot: int) -> None: ...
+
+
+class SensorPlaying(Playing, Protocol):
+    """What a variable sensor plays through besides presses: zones and expression."""
+
+    def zone(self, slot: int, zone: int) -> bool: ...
+
+    def express(self, slot: int, value: float, glide_seconds: float) -> None: ...
 
 
 class PressPath:
@@ -46,3 +55,52 @@ class PressPath:
         # A bounce report stands for `amount` swallowed edges (station/inputs/access.py).
         detail = {"edges": amount} if reason == BOUNCE else None
         self._record(EventType.REJECTED, switch.name, reason, at, detail=detail)
+
+
+class SensorPath:
+    """What a variable sensor's readings do: zone notes, expression, and their events.
+
+    The sensors' listener (station/inputs/sensors.py), on their reading threads. A zone entry
+    and an expression note's start and end are interactions, recorded like presses; the
+    expression in between only moves the sound (a reading rate of events would flood the log).
+    """
+
+    __slots__ = ("_sound", "_record")
+
+    def __init__(self, sound: SensorPlaying, events: EventRecorder) -> None:
+        self._sound = sound
+        self._record = events.record
+
+    def zone(self, sensor: Sensor, zone: int, at: float, value: float) -> None:
+        self._sound.zone(sensor.slot, zone)
+        zones = sensor.zones
+        self._record(EventType.ZONE, sensor.name, None, at,
+                     detail={"zone": zone + 1, "zones": zones, "value": round(value, 3)})
+
+    def zone_left(self, sensor: Sensor, at: float) -> None:
+        # The movement event that follows says the hand left; the note rings out.
+        self._sound.release(sensor.slot)
+
+    def expression_started(self, sensor: Sensor, at: float, value: float) -> None:
+        sound = self._sound
+        sound.express(sensor.slot, value, 0.0)
+        sound.press(sensor.slot)
+        self._record(EventType.PRESS, sensor.name, None, at)
+
+    def expression(self, sensor: Sensor, value: float) -> None:
+        self._sound.express(sensor.slot, value, sensor.interval)
+
+    def expression_ended(self, sensor: Sensor, at: float, held_seconds: float) -> None:
+        self._sound.release(sensor.slot)
+        self._record(EventType.RELEASE, sensor.name, None, at, held_seconds * 1000.0)
+
+    def movement(self, sensor: Sensor, at: float, low: float, high: float,
+                 seconds: float) -> None:
+        self._record(EventType.MOVEMENT, sensor.name, None, at, seconds * 1000.0,
+                     detail={"low": round(low, 3), "high": round(high, 3)})
+
+    def lost(self, sensor: Sensor, at: float, reason: str) -> None:
+        self._record(EventType.SENSOR_LOST, sensor.name, reason, at)
+
+    def back(self, sensor: Sensor, at: float) -> None:
+        self._record(EventType.SENSOR_BACK, sensor.name, None, at)

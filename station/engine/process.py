@@ -138,6 +138,8 @@ class EngineProcess:
         if self.usb is not None:
             self.usb.close()
         self.controls.close()
+        if self.control.sensors is not None:
+            self.control.sensors.close()
         self.board.close()
         self.output.release_all()
         self.output.fade_out()

@@ -17,6 +17,7 @@ from station.engine.control_socket import ControlError
 from station.engine.cues import CueRequest, CueRunner
 from station.engine.session import Sessions
 from station.errors import ConfigError
+from station.inputs.sensors import SensorBoard
 from station.inputs.switches import SwitchBoard
 from station.sound.output import AudioOutput
 from station.telemetry.eventlog import EventRecorder
@@ -70,8 +71,10 @@ class StationControl:
         *,
         start_details: dict[str, Any],
         overrides: Sequence[str] = (),
+        sensors: SensorBoard | None = None,
     ) -> None:
         self.station = station
+        self.sensors = sensors
         self.output = output
         self.board = board
         self.recorder = recorder
@@ -103,6 +106,9 @@ class StationControl:
                 )
             self.output.set_client(client)
             self.board.apply(client.access)
+            if self.sensors is not None:
+                self.sensors.apply(self.station.sound_sets.get(
+                    self.sound_set_name, self.station.sound_set), client)
             self.client_name = pseudonym
             self.recorder.set_context(client=pseudonym)
             self.recorder.record(EventType.CLIENT_CHANGED, detail={"client": pseudonym})
@@ -118,6 +124,8 @@ class StationControl:
                 )
             self.output.set_sound_set(sound_set)
             self.sound_set_name = name
+            if self.sensors is not None:
+                self.sensors.apply(sound_set, self.station.clients[self.client_name])
             self.recorder.set_context(sound_set=name)
             self.recorder.record(EventType.SOUND_SET_CHANGED, detail={"sound_set": name})
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from gpiozero import LED, InputDevice
 
 from station.config import AccessSection, AccessSettings, InputConfig
+from station.config.station_file import SPI0_CHIP_SELECT, SPI0_PINS
 from station.contract.events import EventType
 from station.inputs.access import AccessFilter, Action
 
@@ -221,8 +222,11 @@ class Switch:
 def free_pins(inputs: Sequence[InputConfig]) -> list[int]:
     """BCM pins no input or LED uses, for keyboard-only inputs in simulation."""
     used = {
-        pin for item in inputs for pin in (item.pin, item.pin_b, item.led_pin) if pin is not None
+        pin for item in inputs for pin in (item.pin, item.pin_b, item.led_pin, item.echo_pin)
+        if pin is not None
     }
+    if any(item.kind == "analog" for item in inputs):
+        used |= {*SPI0_PINS.values(), *SPI0_CHIP_SELECT.values()}
     return [pin for pin in range(27, 1, -1) if pin not in used]
 
 
@@ -242,7 +246,9 @@ class SwitchBoard:
         spare = free_pins(inputs)
         self.switches: dict[str, Switch] = {}
         for item in inputs:
-            if item.role != "play":
+            # A variable sensor's switch is built with the sensor (station/inputs/sensors.py)
+            # and joins `switches` there.
+            if item.role != "play" or item.is_sensor:
                 continue
             pin = item.pin
             if pin is None and (simulate or item.kind != "usb-switch"):

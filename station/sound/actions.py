@@ -89,6 +89,65 @@ class PlayMelody(SlotAction):
         self.held.release()
 
 
+class PlayZones(SlotAction):
+    """A variable sensor's zones, each a note of the scale: entering a zone ends the last
+    zone's note and plays its own. A plain press (a switch on this slot) plays the lowest."""
+
+    def __init__(self, instrument: Instrument, hertz: tuple[float, ...], level: float) -> None:
+        self.instrument = instrument
+        self.hertz = hertz
+        self.level = level
+        self.held = HeldVoices()
+
+    def enter(self, zone: int) -> None:
+        self.held.release()
+        self.held.add(self.instrument, self.instrument.note_on(self.hertz[zone], self.level))
+
+    def press(self) -> None:
+        self.enter(0)
+
+    def release(self) -> None:
+        self.held.release()
+
+
+class ExpressNote(SlotAction):
+    """A note whose level and brightness follow a variable sensor while it sounds.
+
+    The sensor's value (0–1) drives the voice's swell, which scales its level and, on the bell,
+    pad and pluck, its brightness; the client's ceiling and brightness cap still come after
+    (the safety chain), so no value can pass them.
+    """
+
+    # The swell at the smallest value out of the dead zone: a touch is heard, softly.
+    QUIETEST = 0.15
+
+    def __init__(self, instrument: Instrument, hertz: float, level: float) -> None:
+        self.instrument = instrument
+        self.hertz = hertz
+        self.level = level
+        self.held = HeldVoices()
+        self.voice: Voice | None = None
+        self.value = 0.0
+
+    def express(self, value: float, glide_seconds: float) -> None:
+        """Follow `value` from now on, gliding there over `glide_seconds`."""
+        self.value = value
+        voice = self.voice
+        if voice is not None and voice.held:
+            voice.express(self.QUIETEST + (1.0 - self.QUIETEST) * value, glide_seconds)
+
+    def press(self) -> None:
+        self.held.release()
+        voice = self.instrument.note_on(self.hertz, self.level)
+        voice.express(self.QUIETEST + (1.0 - self.QUIETEST) * self.value, 0.0)
+        self.held.add(self.instrument, voice)
+        self.voice = voice
+
+    def release(self) -> None:
+        self.held.release()
+        self.voice = None
+
+
 class MelodyCursor:
     """The next note of a melody (frequencies in Hz); thread-safe."""
 

@@ -10,15 +10,17 @@ from dataclasses import dataclass
 import pyo
 
 from station.config import ClientProfile, ClientSection, SoundSet
-from station.config.sound_set import cue_instrument
+from station.config.sound_set import cue_instrument, zone_notes
 from station.errors import AudioError, ConfigError
 from station.music.theory import chord_notes, frequency, midi_note, parse_note_name
 from station.sound.actions import (
+    ExpressNote,
     HitDrum,
     MelodyCursor,
     PlayMelody,
     PlayNotes,
     PlaySample,
+    PlayZones,
     Rhythm,
     SlotAction,
     ToggleDrone,
@@ -204,7 +206,16 @@ class SoundEngine:
             level = slot.velocity * section.volume
             instrument = self.instruments[slot.instrument or section.instrument]
             action: SlotAction
-            if slot.action in ("note", "chord"):
+            if slot.action == "note" and slot.sensor == "zones":
+                action = PlayZones(instrument, tuple(
+                    frequency(note) for note in zone_notes(sound_set, slot)), level)
+                used.add(instrument.name)
+            elif slot.action == "note" and slot.sensor == "expression":
+                note = midi_note(section.key, section.octave, section.scale, slot.degree,
+                                 slot.octave)
+                action = ExpressNote(instrument, frequency(note), level)
+                used.add(instrument.name)
+            elif slot.action in ("note", "chord"):
                 kind = slot.chord if slot.action == "chord" else "root"
                 notes = chord_notes(
                     section.key, section.octave, section.scale, slot.degree, kind, slot.octave
@@ -288,6 +299,26 @@ class SoundEngine:
             return False
         actions[slot - 1].press()
         return True
+
+    def zone(self, slot: int, zone: int) -> bool:
+        """A variable sensor on `slot` entered `zone` (0-based): play that zone's note; False
+        if the slot has no zones in this sound set."""
+        actions = self._current.actions
+        if not 0 < slot <= len(actions):
+            return False
+        action = actions[slot - 1]
+        if not isinstance(action, PlayZones) or not 0 <= zone < len(action.hertz):
+            return False
+        action.enter(zone)
+        return True
+
+    def express(self, slot: int, value: float, glide_seconds: float) -> None:
+        """A variable sensor's value (0–1) for the expression note of `slot`, if it has one."""
+        actions = self._current.actions
+        if 0 < slot <= len(actions):
+            action = actions[slot - 1]
+            if isinstance(action, ExpressNote):
+                action.express(value, glide_seconds)
 
     def release(self, slot: int) -> None:
         """End the note of `slot` (unless its voice was taken by a newer note)."""

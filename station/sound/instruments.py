@@ -52,7 +52,9 @@ class Voice:
         # The attack each envelope was designed with; the client's minimum may lengthen it.
         self.design_attacks = tuple(float(envelope.attack) for envelope in envelopes)
         self.held = False
-        self.swell_shape = NO_SWELL
+        self.swell_shape: SwellShape | None = NO_SWELL
+        # Where a sensor's expression last left the swell (Voice.express).
+        self._expression = 1.0
         # Order stamps for voice stealing (larger = more recent).
         self.started = 0
         self.released = 0
@@ -74,6 +76,7 @@ class Voice:
         self, hertz: float, level: float, stamp: int, swell_shape: SwellShape = NO_SWELL
     ) -> None:
         if swell_shape != self.swell_shape:
+            self._expression = 1.0
             # Reshaped only as the voice starts: changing a sounding swell would jump its level.
             seconds, start = swell_shape
             if seconds > 0:
@@ -87,6 +90,16 @@ class Voice:
             start_envelope(0, 0)
         self.held = True
         self.started = stamp
+
+    def express(self, fraction: float, glide_seconds: float) -> None:
+        """Glide the swell (level, and brightness where the instrument ties it to the swell)
+        to `fraction` over `glide_seconds`: a sensor's expression on a sounding note."""
+        start = self._expression if glide_seconds > 0 else fraction
+        self.swell.replace([(0.0, start), (max(glide_seconds, 0.001), fraction)])
+        self.swell.play()
+        self._expression = fraction
+        # The next ordinary note reshapes the swell to the sound set's.
+        self.swell_shape = None
 
     def stop(self, stamp: int) -> None:
         for stop_envelope in self._stop_envelopes:

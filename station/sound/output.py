@@ -88,6 +88,16 @@ class AudioOutput:
             if self._sound is not None:
                 self._sound.release(slot)
 
+    # -- variable sensors (their own thread, station/inputs/sensors.py) -------------------
+    def zone(self, slot: int, zone: int) -> bool:
+        with self._swap:
+            return self._sound.zone(slot, zone) if self._sound is not None else False
+
+    def express(self, slot: int, value: float, glide_seconds: float) -> None:
+        with self._swap:
+            if self._sound is not None:
+                self._sound.express(slot, value, glide_seconds)
+
     # -- cues (station/engine/cues.py) -----------------------------------------------------
     def cue_phrase(self) -> CuePhrase | None:
         """The current sound set's cue; None while the audio is lost."""
