@@ -261,7 +261,12 @@ class _Ranger(DistanceSensor):
         self._queue.sample_wait = interval
 
     def _read(self) -> float | None:
-        value = super()._read()
+        try:
+            value = super()._read()
+        except AttributeError:
+            if self.closed:  # closed while its reading thread was mid-reading
+                return None
+            raise
         try:
             self._on_reading(value)
         except Exception:  # a failing reading must not end gpiozero's reading thread
@@ -286,9 +291,11 @@ def build_distance(sensor: Sensor, pin_factory: Any) -> Any:
     def on_reading(fraction: float | None) -> None:
         sensor.read(distance_reading(fraction, config), time.monotonic())
 
-    return _Ranger(on_reading, sensor.interval, echo=config.echo_pin, trigger=config.pin,
-                   max_distance=config.far_cm * RANGE_MARGIN / 100.0,
-                   pin_factory=pin_factory)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PWMSoftwareFallback)
+        return _Ranger(on_reading, sensor.interval, echo=config.echo_pin, trigger=config.pin,
+                       max_distance=config.far_cm * RANGE_MARGIN / 100.0,
+                       pin_factory=pin_factory)
 
 
 ADC_CLASSES = {"mcp3008": MCP3008, "mcp3208": MCP3208}

@@ -17,10 +17,11 @@ import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
-from gpiozero.pins.mock import MockSPIDevice, MockTriggerPin
+from gpiozero.pins.mock import MockPin, MockSPIDevice, MockTriggerPin
 
 from station.config import InputConfig
 from station.config.station_file import SPI0_CHIP_SELECT, SPI0_PINS
@@ -218,6 +219,9 @@ class SimulatedAdc(MockSPIDevice):
     def on_start(self) -> None:
         super().on_start()
         self._start = None
+        # gpiozero's mock pins keep every state they had; a conversion is ~50 of them.
+        for pin in (self.clock_pin, self.mosi_pin, self.miso_pin, self.select_pin):
+            pin.clear_states()
 
     def on_bit(self) -> None:
         # The request: zeros, a start bit, single/differential, three channel bits. The answer
@@ -232,6 +236,43 @@ class SimulatedAdc(MockSPIDevice):
             code = round(self.fractions.get(channel, 0.0) * (2 ** bits - 1))
             self.tx_buf.extend([0, 0])
             self.tx_word(code, bits)
+
+
+class _Unrecorded(MockPin):
+    """A mock pin that keeps no history of its states (gpiozero's keeps every change, for
+    tests to assert on: a sensor read all day would grow it without end). `exact_time`, when
+    set, is the time the next change is stamped with."""
+
+    exact_time: float | None = None
+
+    def _change_state(self, value: bool) -> bool:
+        if self._state == value:
+            return False
+        self._state = value
+        self._last_change = self.exact_time if self.exact_time is not None else time.monotonic()
+        return True
+
+
+class SimulatedEcho(_Unrecorded):
+    """An HC-SR04's echo line."""
+
+
+class SimulatedTrigger(_Unrecorded, MockTriggerPin):
+    """gpiozero's mock HC-SR04 trigger, its echo pulse stamped exactly `echo_time` long: the
+    mock's sleep overshoots by a tenth of a millisecond or more (a few centimetres), more
+    on a busy machine, so a simulated hand would seem to jump about."""
+
+    def _echo(self) -> None:
+        echo = self.echo_pin
+        threading.Event().wait(0.001)
+        rise = time.monotonic()
+        echo.exact_time = rise
+        echo.drive_high()
+        # Waited out as a real echo takes its time; the stamps, not the wait, give the width.
+        threading.Event().wait(self.echo_time)
+        echo.exact_time = rise + self.echo_time
+        echo.drive_low()
+        echo.exact_time = None
 
 
 class SensorSimulation:
@@ -250,8 +291,8 @@ class SensorSimulation:
     def wire(self, item: InputConfig) -> None:
         self._inputs[item.name] = item
         if item.kind == "distance":
-            echo = self._factory.pin(item.echo_pin)
-            self._factory.pin(item.pin, pin_class=MockTriggerPin, echo_pin=echo)
+            echo = self._factory.pin(item.echo_pin, pin_class=SimulatedEcho)
+            self._factory.pin(item.pin, pin_class=SimulatedTrigger, echo_pin=echo)
         else:
             adc = self._adcs.get(item.spi_device)
             if adc is None:
