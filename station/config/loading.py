@@ -44,6 +44,8 @@ class LoadedStation:
     clients: Mapping[str, ClientProfile]
     raw: Mapping[str, Any] = field(repr=False)
     activities: Mapping[str, Activity] = field(default_factory=dict)
+    # Pseudonym → the client-profile file it was read from.
+    client_paths: Mapping[str, Path] = field(default_factory=dict)
 
     def resolve(self, relative: str) -> Path:
         """A path from the station file, relative to the folder that file is in."""
@@ -181,7 +183,7 @@ def check_station(
         ))
     if len(problems) != earlier:
         return None
-    return LoadedStation(path, config, sound_sets, clients, raw, activities)
+    return LoadedStation(path, config, sound_sets, clients, raw, activities, client_paths)
 
 
 def check_files(paths: Sequence[Path]) -> list[Problem]:
@@ -370,3 +372,29 @@ def _folder_setting(raw: Mapping[str, Any], key: str) -> str:
     table = raw.get("station")
     value = table.get(key) if isinstance(table, dict) else None
     return value if isinstance(value, str) else str(StationSection.model_fields[key].default)
+
+
+def save_sensor_calibration(path: Path, sensor: str, floor: float, ceiling: float) -> None:
+    """Write a measured range into the client profile at `path` (its ``[sensors.NAME]``
+    floor and ceiling), keeping every comment and other setting; ConfigError if the file as
+    changed would not load (nothing is written then)."""
+    import tomlkit
+
+    document = tomlkit.parse(path.read_text())
+    sensors = document.get("sensors")
+    if sensors is None:
+        sensors = tomlkit.table(is_super_table=True)
+        document["sensors"] = sensors
+    table = sensors.get(sensor)
+    if table is None:
+        table = tomlkit.table()
+        sensors[sensor] = table
+    table["floor"] = round(floor, 3)
+    table["ceiling"] = round(ceiling, 3)
+    text = tomlkit.dumps(document)
+    problems: list[Problem] = []
+    if check_client(path, tomllib.loads(text), problems) is None:
+        raise ConfigError(problems)
+    temporary = path.with_name(f".{path.name}.saving")
+    temporary.write_text(text)
+    temporary.replace(path)

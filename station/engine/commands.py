@@ -81,6 +81,10 @@ def _stop_activity(control: StationControl, command: dict[str, Any]) -> None:
     control.stop_activity()
 
 
+def _calibrate_sensor(control: StationControl, command: dict[str, Any]) -> None:
+    control.calibrate_sensor(command["input"], float(command.get("seconds", 5.0)))
+
+
 def _reload(control: StationControl, command: dict[str, Any]) -> dict[str, Any] | None:
     problems = control.reload()
     if problems:
@@ -103,6 +107,7 @@ HANDLERS: dict[str, Handler] = {
     "cancel_cue": _cancel_cue,
     "start_activity": _start_activity,
     "stop_activity": _stop_activity,
+    "calibrate_sensor": _calibrate_sensor,
 }
 
 

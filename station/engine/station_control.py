@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import threading
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from station.config import LoadedStation, load_station
+from station.config.client import MIN_SENSOR_SPAN, SensorCalibrationSection
+from station.config.loading import save_sensor_calibration
 from station.contract.events import EventType
 from station.engine.activities import ActivityRunner
 from station.engine.control_socket import ControlError
@@ -219,6 +222,63 @@ class StationControl:
     def cancel_cue(self) -> None:
         if not self.cues.cancel():
             raise ControlError("cancel_cue: no cue is waiting for an answer")
+
+    # -- variable sensors ---------------------------------------------------------------------
+    def calibrate_sensor(self, name: str, seconds: float) -> None:
+        """Measure the current client's range on sensor `name` over `seconds` while they move
+        through it; the result is saved to their profile and recorded (sensor_calibrated)."""
+        with self.lock:
+            sensors = self.sensors.sensors if self.sensors is not None else {}
+            sensor = sensors.get(name)
+            if sensor is None:
+                raise ControlError(f"calibrate_sensor: no sensor {name!r}; sensors: "
+                                   f"{', '.join(sensors) or 'none'}")
+            if sensor.lost:
+                raise ControlError(f"calibrate_sensor: {name} gives no readings; check its "
+                                   "wiring, then try again")
+            pseudonym = self.client_name
+
+            def measured(low: float, high: float, readings: int) -> None:
+                # Called on the sensor's reading thread: save on a thread of its own.
+                threading.Thread(target=self._calibrated, name="sensor-calibration",
+                                 args=(name, pseudonym, low, high, readings),
+                                 daemon=True).start()
+
+            sensor.calibrate(seconds, measured)
+            log.info("calibrating %s for %s: %.0f s", name, pseudonym, seconds)
+
+    def _calibrated(self, name: str, pseudonym: str, low: float, high: float,
+                    readings: int) -> None:
+        detail = {"floor": round(low, 3), "ceiling": round(high, 3), "readings": readings}
+        if readings == 0 or high - low < MIN_SENSOR_SPAN:
+            log.warning("calibration of %s: the range moved was too small (%s); nothing saved",
+                        name, detail)
+            self.recorder.record(EventType.SENSOR_CALIBRATED, name, "too_little_movement",
+                                 detail=detail)
+            return
+        with self.lock:
+            client = self.station.clients.get(pseudonym)
+            path = self.station.client_paths.get(pseudonym)
+            if client is None or path is None:
+                return
+            try:
+                save_sensor_calibration(path, name, low, high)
+            except (ConfigError, OSError) as error:
+                log.error("calibration of %s not saved to %s: %s", name, path, error)
+                self.recorder.record(EventType.SENSOR_CALIBRATED, name, "not_saved",
+                                     detail=detail)
+                return
+            section = client.sensors.get(name) or SensorCalibrationSection()
+            updated = client.model_copy(update={"sensors": {
+                **client.sensors,
+                name: section.model_copy(update={"floor": round(low, 3),
+                                                 "ceiling": round(high, 3)})}})
+            self.station = dataclasses.replace(
+                self.station, clients={**self.station.clients, pseudonym: updated})
+            if self.client_name == pseudonym and self.sensors is not None:
+                self.sensors.apply(self.station.sound_sets[self.sound_set_name], updated)
+            self.recorder.record(EventType.SENSOR_CALIBRATED, name, detail=detail)
+            log.info("calibration of %s saved to %s: %s", name, path, detail)
 
     def start_recording(self, path: Path | None = None) -> Path:
         with self.lock:

@@ -232,7 +232,7 @@ INVALID_COMMANDS = [
     ("tag_observation", b'{"id": "a", "note": "two\\nlines"}',
      "must not contain control characters"),
     ("start_session", b'{"id": "a", "session": "mine"}', "Additional properties"),
-    ("dance", b'{"id": "a"}', "unknown command 'dance'; commands: cancel_cue, cue, end_session"),
+    ("dance", b'{"id": "a"}', "unknown command 'dance'; commands: calibrate_sensor, cancel_cue, cue, end_session"),
     ("status", b"[1, 2]", "a command is a JSON object"),
     ("status", b"\xff\xfe", "payload is not UTF-8 text"),
     ("status", b"{", "payload is not JSON"),
@@ -282,6 +282,8 @@ field_values = {
     "activity": st.sampled_from(["play-when-you-hear", "call-and-response", "dance", "Cue"])
     | json_values,
     "show": st.sampled_from(["both", "sound", "light", "LED"]) | json_values,
+    "input": st.sampled_from(["big-red", "beam", "Beam"]) | json_values,
+    "seconds": st.floats(1, 31) | json_values,
 }
 
 
