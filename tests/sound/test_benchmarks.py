@@ -145,3 +145,17 @@ def test_cue_times_every_answer_against_the_call_heard_at_the_jack_port() -> Non
     assert 0.0 < start["min_ms"] <= start["p99_ms"] < 100.0
     assert report["goals"] == {"cue_latency_error_abs_max_ms": 1.333,
                                "cue_start_to_sound_p99_ms": 3.0}
+
+
+def test_sensors_measures_a_change_to_the_zones_note_at_the_jack_port() -> None:
+    report = bench("sensors", "--trials", "4", "--warm-up", "1")
+    assert report["trials"] == 4, "every change was heard as a note"
+    latency = report["sensor_to_sound"]
+    # The change lands anywhere in the 10 ms poll interval, and the note then starts within
+    # the next audio period or so; never seconds (no note, or one per filter settling).
+    assert 0.0 < latency["min_ms"] <= latency["max_ms"] < 100.0
+    assert report["goals"] == {"sensor_to_sound_p99_ms": 13.0}
+    smoothing = report["smoothing_delay_ms"]
+    assert smoothing["to_half"]["p99_ms"] <= smoothing["unsmoothed"]["p99_ms"] + 0.001, (
+        "the filter passes half a full squeeze at the first reading after it")
+    assert smoothing["to_90_percent"]["max_ms"] <= 40.0 + 10.0
