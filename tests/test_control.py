@@ -92,9 +92,9 @@ def test_commands_change_the_running_engine_and_are_recorded(engine: Path) -> No
         ({"command": "set_volume", "volume": 1.5}, "volume: 1.5 is greater than the maximum of 1"),
         ({"command": "set_volume", "volume": True}, "volume: True is not of type 'number'"),
         ({"command": "start_session"}, "is running; end it first"),
-        ({"command": "dance"}, "unknown command 'dance'; commands: calibrate_sensor, cancel_cue, cue, end_session, "
-         "reload, replay, select_client, select_sound_set, set_volume, start_activity, "
-         "start_recording, start_session, status, stop_activity, stop_recording, "
+        ({"command": "dance"}, "unknown command 'dance'; commands: calibrate_sensor, cancel_cue, "
+         "cue, end_session, reload, replay, select_client, select_sound_set, set_volume, "
+         "start_activity, start_recording, start_session, status, stop_activity, stop_recording, "
          "tag_observation"),
         ({"command": "replay", "from_seq": 1, "to_seq": 2},
          "replay is answered by the telemetry agent over MQTT, not by the engine"),

@@ -32,7 +32,7 @@ from typing import Any
 from station.bench._config import copy_config, shipped_config
 from station.bench._jack import PERIOD, RATE, PortListener, start_dummy_jackd
 
-SENSORS = {
+SENSORS: dict[str, dict[str, Any]] = {
     "analog": {"name": "squeeze", "kind": "analog", "adc": "mcp3008", "channel": 0},
     "distance": {"name": "beam", "kind": "distance", "pin": 20, "echo_pin": 21},
 }

@@ -113,6 +113,27 @@ def _line(event: dict[str, Any], holds: dict[tuple[str, float], float],
     if kind == EventType.OFF_TARGET:
         return FeedLine(at, "cue", f"Press on {event.get('input')}, not a switch the cue asked "
                                    "for")
+    if kind == EventType.ZONE:
+        return FeedLine(at, "press", f"Zone {detail.get('zone')} of {detail.get('zones')} on "
+                                     f"{event.get('input')}")
+    if kind == EventType.MOVEMENT:
+        low, high = detail.get("low", 0.0), detail.get("high", 0.0)
+        return FeedLine(at, "press", f"Movement on {event.get('input')}: "
+                                     f"{round(low * 100)} % to {round(high * 100)} % of the "
+                                     "client's range")
+    if kind == EventType.SENSOR_LOST:
+        return FeedLine(at, "station", f"Sensor {event.get('input')} gives no readings "
+                                       "(check that nothing blocks it and its wiring)")
+    if kind == EventType.SENSOR_BACK:
+        return FeedLine(at, "station", f"Sensor {event.get('input')} reads again")
+    if kind == EventType.SENSOR_CALIBRATED:
+        if event.get("reason"):
+            return FeedLine(at, "change", f"Calibration of {event.get('input')} not saved: "
+                                          f"{str(event.get('reason')).replace('_', ' ')}")
+        return FeedLine(at, "change", f"Calibrated {event.get('input')}: the client's range is "
+                                      f"{round(detail.get('floor', 0) * 100)} % to "
+                                      f"{round(detail.get('ceiling', 0) * 100)} % of the "
+                                      "sensor")
     if kind == EventType.RELEASE:
         return None  # its hold time is shown on the press it ends
     return FeedLine(at, "other", event_words(kind).capitalize())

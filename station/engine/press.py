@@ -65,7 +65,7 @@ class SensorPath:
     expression in between only moves the sound (a reading rate of events would flood the log).
     """
 
-    __slots__ = ("_sound", "_record")
+    __slots__ = ("_record", "_sound")
 
     def __init__(self, sound: SensorPlaying, events: EventRecorder) -> None:
         self._sound = sound

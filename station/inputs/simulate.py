@@ -244,6 +244,7 @@ class _Unrecorded(MockPin):
     set, is the time the next change is stamped with."""
 
     exact_time: float | None = None
+    _state: bool
 
     def _change_state(self, value: bool) -> bool:
         if self._state == value:

@@ -271,7 +271,55 @@ def session_summary(
         "observations": observations,
         "cues": cues_summary(found),
         "goals": goals_summary(goals_of(client), found, active_s) if client else [],
+        "sensors": sensors_summary(events),
     }
+
+
+def sensors_summary(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
+    """Per variable sensor: its movements, the range of the client's own range they covered,
+    and the entries into and time spent in each zone (zones 1 upward, as strings).
+
+    A zone lasts from its `zone` event to the sensor's next zone, the end of the movement
+    (the hand left), a lost sensor, or the session's last event.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    inside: dict[str, tuple[str, float]] = {}  # input → (zone, since)
+
+    def sensor(name: str) -> dict[str, Any]:
+        return found.setdefault(name, {"movements": 0, "range": None, "zone_entries": {},
+                                       "zone_seconds": {}})
+
+    def leave(name: str, at: float) -> None:
+        zone = inside.pop(name, None)
+        if zone is not None:
+            seconds = sensor(name)["zone_seconds"]
+            seconds[zone[0]] = round(seconds.get(zone[0], 0.0) + at - zone[1], 3)
+
+    last_mono = events[-1].t_mono if events else 0.0
+    for event in events:
+        name = event.input
+        if name is None:
+            continue
+        if event.type == EventType.ZONE and event.detail:
+            leave(name, event.t_mono)
+            zone = str(event.detail["zone"])
+            entries = sensor(name)["zone_entries"]
+            entries[zone] = entries.get(zone, 0) + 1
+            inside[name] = (zone, event.t_mono)
+        elif event.type == EventType.MOVEMENT and event.detail:
+            leave(name, event.t_mono)
+            summary = sensor(name)
+            summary["movements"] += 1
+            low, high = float(event.detail["low"]), float(event.detail["high"])
+            covered = summary["range"]
+            summary["range"] = [low, high] if covered is None else [
+                min(covered[0], low), max(covered[1], high)]
+        elif event.type == EventType.SENSOR_LOST:
+            leave(name, event.t_mono)
+            sensor(name)
+    for name in list(inside):
+        leave(name, last_mono)
+    return found
 
 
 class PressGaps:

@@ -306,3 +306,27 @@ def test_a_movement_is_recorded_with_the_range_it_covered(rig: Any) -> None:
     assert movement.detail["high"] == pytest.approx((0.7 - 0.05) / 0.95, abs=0.05)
     assert movement.detail["low"] < 0.3
     assert 300 < movement.hold_ms < 1500
+
+
+def test_the_session_summary_tells_the_range_used_and_the_time_in_each_zone(rig: Any) -> None:
+    from station.dashboard.reports.paragraph import sensor_lines
+    from station.telemetry.aggregate import sensors_summary
+
+    station = rig(inputs=[BEAM])
+    pause = threading.Event()
+    for value in (0.3, 0.9, 0.3, 0.0):  # one movement: up to zone 4 and back, then out
+        station.simulation.set("beam", value)
+        pause.wait(0.5)
+    events = station.wait_for("the movement", lambda e: len(
+        of(e, EventType.MOVEMENT, "beam")) == 1)
+    summary = sensors_summary(events)["beam"]
+    assert summary["movements"] == 1
+    high = summary["range"][1]
+    assert high == pytest.approx((0.9 - 0.05) / 0.95, abs=0.03)
+    entries = [event.detail["zone"] for event in of(events, EventType.ZONE, "beam")]
+    assert summary["zone_entries"] == {str(zone): entries.count(zone) for zone in set(entries)}
+    assert sum(summary["zone_seconds"].values()) == pytest.approx(1.5, abs=0.2), (
+        "in a zone from the first entry until the hand left")
+    [(name, words)] = sensor_lines({"sensors": {"beam": summary}})
+    assert name == "beam" and words.startswith("1 movement, over ")
+    assert "zone 4 entered once" in words

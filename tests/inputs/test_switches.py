@@ -346,7 +346,8 @@ def test_simulated_lines_drive_the_mock_pins(board: Any, mock_factory: Any) -> N
                Errors())  # type: ignore[arg-type]
     assert heard.events() == [("press", "sim-key")], "a keyboard-only input gets a spare pin"
     text = "".join(errors)
-    assert "cannot read 'jump big-red'; write 'press NAME', 'release NAME' or 'set NAME 0.5'" in text
+    assert ("cannot read 'jump big-red'; write 'press NAME', 'release NAME' or "
+            "'set NAME 0.5'") in text
     assert "no input named 'nobody'; inputs: big-red, low-switch, sim-key" in text
 
 

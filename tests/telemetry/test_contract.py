@@ -5,13 +5,59 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import tomllib
 from typing import Any
 
-from station.config import LoadedStation
+import pytest
+import tomli_w
+
+from station.config import LoadedStation, load_station
 from station.contract import schemas
 from station.contract.topics import Topics
 
 from .conftest import StationProcess
+
+
+@pytest.fixture
+def station(station: LoadedStation) -> LoadedStation:
+    """The telemetry tests' station with a distance sensor playing zones on warm-strings (the
+    sound set this test switches to), so that sensor events are published too."""
+    data = tomllib.loads(station.path.read_text())
+    data["inputs"].append({"name": "beam", "kind": "distance", "pin": 20, "echo_pin": 21,
+                           "slot": 5})
+    station.path.write_text(tomli_w.dumps(data))
+    sound_set_file = station.path.parent / "sound-sets" / "warm-strings.toml"
+    sound_set = tomllib.loads(sound_set_file.read_text())
+    sound_set["slots"] = [*sound_set["slots"][:4],
+                          {"action": "note", "sensor": "zones", "zones": 4}]
+    sound_set_file.write_text(tomli_w.dumps(sound_set))
+    return load_station(station.path)
+
+
+def play_the_sensor(engine: StationProcess, subscriber: Any, topics: Topics,
+                    port: int) -> None:
+    """Zones and a movement, a lost echo and its return, and a calibration."""
+    def arrived(kind: str) -> None:
+        subscriber.wait_for_events(topics.events, lambda events: any(
+            e["type"] == kind for e in events))
+
+    engine.write("set beam 0.4\n")
+    subprocess.run(
+        ["mosquitto_pub", "-p", str(port), "-q", "1", "-t",
+         topics.command("calibrate_sensor"), "-m",
+         json.dumps({"id": "calibrate", "input": "beam", "seconds": 2})],
+        check=True, timeout=10,
+    )
+    for value in ("0.9", "0.4", "0.8", "0"):
+        engine.write(f"set beam {value}\n")
+        threading.Event().wait(0.5)
+    arrived("zone")
+    arrived("movement")
+    arrived("sensor_calibrated")
+    engine.write("set beam none\n")
+    arrived("sensor_lost")
+    engine.write("set beam 0\n")
+    arrived("sensor_back")
 
 
 def schema_of(topics: Topics, topic: str) -> str:
@@ -95,6 +141,7 @@ def test_every_published_message_matches_its_schema(
         subscriber.wait_for(lambda topic, payload, n=number: topic == topics.ack
                             and json.loads(payload)["id"] == f"k{n}")
     play_a_cue_with_every_outcome(engine_process, subscriber, topics, mosquitto.port)
+    play_the_sensor(engine_process, subscriber, topics, mosquitto.port)
     # Holds of 120 ms: longer than C-2M9Q's 80 ms acceptance delay, and the second press comes
     # well within C-2M9Q's 250 ms lockout.
     for line in ("press", "release", "press", "release"):

@@ -35,6 +35,8 @@ def objective_data(report: SessionReport) -> str:
     if cues:
         sentences.append(f"{cues}.")
     sentences.extend(f"Goal {name}: {words}." for name, words in goal_lines(report.summary))
+    sentences.extend(f"On the {name} sensor: {words}."
+                     for name, words in sensor_lines(report.summary))
     if report.ended_by == "interrupted":
         sentences.append("The session was not ended at the station (it was interrupted); "
                          "these figures cover it up to its last recorded event.")
@@ -80,6 +82,30 @@ def goal_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
         chances = plural(int(goal.get("opportunities", 0)), "opportunity", "opportunities")
         lines.append((goal["goal"], f"{goal.get('successes', 0)} of {chances} met, "
                                     f"{goal['percent']:g} % ({target})"))
+    return lines
+
+
+def sensor_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each variable sensor's use in words: "4 movements, over 10 % to 92 % of the client's
+    range; zone 1 entered 3 times (4.2 s), zone 2 once (1.0 s)"."""
+    lines = []
+    for name, sensor in sorted((summary.get("sensors") or {}).items()):
+        movements = int(sensor.get("movements", 0))
+        text = plural(movements, "movement")
+        covered = sensor.get("range")
+        if covered:
+            text += (f", over {round(covered[0] * 100)} % to {round(covered[1] * 100)} % of "
+                     "the client's range")
+        entries = sensor.get("zone_entries") or {}
+        seconds = sensor.get("zone_seconds") or {}
+        zones = []
+        for zone in sorted(entries, key=int):
+            count = int(entries[zone])
+            times = "once" if count == 1 else f"{count} times"
+            zones.append(f"zone {zone} entered {times} ({one_decimal(seconds.get(zone, 0.0))} s)")
+        if zones:
+            text += "; " + ", ".join(zones)
+        lines.append((name, text))
     return lines
 
 

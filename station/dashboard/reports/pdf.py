@@ -23,7 +23,12 @@ from typing import Any
 from fpdf import FPDF, FontFace, XPos, YPos
 
 from station.dashboard.reports import pdf_timeline
-from station.dashboard.reports.paragraph import cue_words, goal_lines, objective_data
+from station.dashboard.reports.paragraph import (
+    cue_words,
+    goal_lines,
+    objective_data,
+    sensor_lines,
+)
 from station.dashboard.reports.session_report import SessionReport
 from station.dashboard.reports.words import (
     TAG_WORDS,
@@ -131,6 +136,10 @@ def session_pdf(
     if goals or cues:
         _section(pdf, "Cues and goals")
         _facts(pdf, ([("Cues", cues)] if cues else []) + goals)
+    sensors = sensor_lines(report.summary)
+    if sensors:
+        _section(pdf, "Sensors")
+        _facts(pdf, sensors)
     _timeline(pdf, report)
     _section(pdf, "Observations and notes")
     _observations(pdf, report)

@@ -41,6 +41,11 @@ EVENT_WORDS = {
     EventType.NO_RESPONSE: "no response to a cue",
     EventType.ANTICIPATION: "press while the cue sounded",
     EventType.OFF_TARGET: "press on another input than the cue's",
+    EventType.ZONE: "zone entered on a sensor",
+    EventType.MOVEMENT: "movement on a sensor",
+    EventType.SENSOR_LOST: "sensor gave no readings",
+    EventType.SENSOR_BACK: "sensor read again",
+    EventType.SENSOR_CALIBRATED: "sensor calibrated",
 }
 
 PROMPT_LEVELS = {

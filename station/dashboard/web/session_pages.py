@@ -28,7 +28,12 @@ from station.dashboard.reports.notes import (
     note_versions,
     save_note,
 )
-from station.dashboard.reports.paragraph import cue_words, goal_lines, objective_data
+from station.dashboard.reports.paragraph import (
+    cue_words,
+    goal_lines,
+    objective_data,
+    sensor_lines,
+)
 from station.dashboard.reports.pdf import find_fonts, session_pdf
 from station.dashboard.reports.session_report import SessionReport, local, session_report
 from station.dashboard.reports.stored import SessionPart, part_events, session_parts
@@ -130,6 +135,7 @@ def _page(request: Request, client: str, view: ReportView, status: int = 200,
         tag_words=TAG_WORDS, reason_words=reason_words, by_count=by_count, clock=clock,
         duration_words=duration_words, date_words=date_words,
         cues=cue_words(report.summary), goals=goal_lines(report.summary),
+        sensors=sensor_lines(report.summary),
         not_counted=", ".join(f"{report.rejected[code]} {reason_words(code)}"
                               for code in by_count(report.rejected)))
 
