@@ -96,7 +96,8 @@ def problems_in(folder: Path, text: str) -> list[str]:
         pytest.param(
             HEADER + '[[slots]]\nactoin = "note"\n',
             "slots[#1].actoin: unknown key; did you mean 'action'? (allowed: action, degree, "
-            "octave, velocity, instrument, chord, sample, rhythm, drum)",
+            "octave, velocity, instrument, chord, sample, rhythm, drum, sensor, zones, threshold, "
+            "hysteresis)",
             id="misspelt-key",
         ),
         pytest.param(
