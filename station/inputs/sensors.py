@@ -245,8 +245,12 @@ class Sensor:
         self.value = 0.0
 
     def close(self) -> None:
-        if self.device is not None:
-            self.device.close()
+        device, self.device = self.device, None
+        if device is not None:
+            # The device's reading callback holds this sensor: dropped here, the pair (and
+            # what the listener reaches, the sound engine's pyo objects) is freed at once,
+            # not by a later garbage collection that may come after the audio server is gone.
+            device.close()
 
 
 class _Ranger(DistanceSensor):

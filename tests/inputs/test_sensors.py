@@ -4,6 +4,7 @@ threads, played by the real sound engine on pyo's manual server, recorded in the
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -121,6 +122,9 @@ def rig(mock_factory: Any, pyo_server: Any, tmp_path: Path) -> Iterator[Callable
     yield make
     for built in made:
         built.close()
+    made.clear()
+    # The rigs' pyo objects go while their server still runs (it shuts down after this).
+    gc.collect()
 
 
 def of(events: list[Event], kind: EventType, name: str) -> list[Event]:
