@@ -7,11 +7,15 @@ JACK frames, and notes where the server's xruns fell.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +231,42 @@ def idle_xruns(server: str, seconds: float) -> dict[str, Any]:
                 "dropouts": listener.dropouts(since)}
     finally:
         listener.close()
+
+
+@contextlib.contextmanager
+def engine_on_dummy_jack(station_file: Path, data_dir: Path, realtime: bool
+                         ) -> Iterator[tuple[subprocess.Popen[str], PortListener]]:
+    """jackd's dummy driver with `station engine --simulate` of `station_file` on it (its
+    stdin a pipe for press and set lines) and a listener on the engine's first output port,
+    once the engine answers on its control socket; all stopped on leaving."""
+    from station.config import load_station
+    from station.engine.control_socket import ControlError, send_command
+
+    server, jackd = start_dummy_jackd("bench", realtime)
+    try:
+        station_id = load_station(station_file).config.station.id
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "station", "engine", "--simulate", "--config",
+             str(station_file)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            text=True, env={**os.environ, "JACK_DEFAULT_SERVER": server},
+        )
+        listener = PortListener(server)
+        try:
+            listener.wait_for_port(f"sensory-station-{station_id}:output_1", 60)
+            waited = threading.Event()
+            for _ in range(100):  # the control socket opens once the engine is ready
+                try:
+                    send_command(data_dir, {"command": "status"}, timeout=0.5)
+                    break
+                except ControlError:
+                    waited.wait(0.1)
+            listener.set_threshold_over_background(0.5)
+            yield engine, listener
+        finally:
+            listener.close()
+            engine.terminate()
+            engine.wait(20)
+    finally:
+        jackd.terminate()
+        jackd.wait(10)

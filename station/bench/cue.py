@@ -25,18 +25,15 @@ Goals (issue 11): ``cue_latency_error.max_ms`` ≤ one audio block (1.333 ms), a
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from station.bench._config import copy_config, shipped_config
-from station.bench._jack import PERIOD, RATE, PortListener, start_dummy_jackd
+from station.bench._jack import PERIOD, RATE, PortListener, engine_on_dummy_jack
 
 BLOCK_MS = PERIOD * 1000.0 / RATE
 TARGET = "big-red"
@@ -80,43 +77,16 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
-    from station.config import load_station
-    from station.engine.control_socket import ControlError, send_command
     from station.telemetry.eventlog import iterate_all
 
-    server, jackd = start_dummy_jackd("bench", arguments.realtime)
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            station_file, data_dir = _station(Path(folder))
-            station_id = load_station(station_file).config.station.id
-            engine = subprocess.Popen(
-                [sys.executable, "-m", "station", "engine", "--simulate", "--config",
-                 str(station_file)],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                text=True, env={**os.environ, "JACK_DEFAULT_SERVER": server},
-            )
+    with tempfile.TemporaryDirectory() as folder:
+        station_file, data_dir = _station(Path(folder))
+        with engine_on_dummy_jack(station_file, data_dir, arguments.realtime) as (
+                engine, listener):
             assert engine.stdin is not None
-            listener = PortListener(server)
-            try:
-                listener.wait_for_port(f"sensory-station-{station_id}:output_1", 60)
-                waited = threading.Event()
-                for _ in range(100):  # the control socket opens once the engine is ready
-                    try:
-                        send_command(data_dir, {"command": "status"}, timeout=0.5)
-                        break
-                    except ControlError:
-                        waited.wait(0.1)
-                listener.set_threshold_over_background(0.5)
-                measured = _cue_loop(arguments, listener, engine.stdin, data_dir)
-            finally:
-                listener.close()
-                engine.terminate()
-                engine.wait(20)
-            responses = {event.detail["cue"]: event for event in iterate_all(data_dir)
-                         if event.type == "response" and event.detail}
-    finally:
-        jackd.terminate()
-        jackd.wait(10)
+            measured = _cue_loop(arguments, listener, engine.stdin, data_dir)
+        responses = {event.detail["cue"]: event for event in iterate_all(data_dir)
+                     if event.type == "response" and event.detail}
     errors = [float(responses[cue].detail["latency_ms"])  # type: ignore[index]
               - (responses[cue].t_mono - heard_at) * 1000.0
               for cue, _, heard_at in measured if cue in responses]

@@ -19,18 +19,15 @@ smoothing at all would pass both at the first reading after the step (``unsmooth
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from station.bench._config import copy_config, shipped_config
-from station.bench._jack import PERIOD, RATE, PortListener, start_dummy_jackd
+from station.bench._jack import PERIOD, RATE, PortListener, engine_on_dummy_jack
 
 SENSORS: dict[str, dict[str, Any]] = {
     "analog": {"name": "squeeze", "kind": "analog", "adc": "mcp3008", "channel": 0},
@@ -119,41 +116,13 @@ def smoothing_delay(interval_seconds: float, trials: int = 1000) -> dict[str, An
 
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
-    from station.config import load_station
-    from station.engine.control_socket import ControlError, send_command
-
     sensor = SENSORS[arguments.sensor]
-    server, jackd = start_dummy_jackd("bench", arguments.realtime)
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            station_file, data_dir, interval_ms = _station(Path(folder), sensor)
-            station_id = load_station(station_file).config.station.id
-            engine = subprocess.Popen(
-                [sys.executable, "-m", "station", "engine", "--simulate", "--config",
-                 str(station_file)],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                text=True, env={**os.environ, "JACK_DEFAULT_SERVER": server},
-            )
+    with tempfile.TemporaryDirectory() as folder:
+        station_file, data_dir, interval_ms = _station(Path(folder), sensor)
+        with engine_on_dummy_jack(station_file, data_dir, arguments.realtime) as (
+                engine, listener):
             assert engine.stdin is not None
-            listener = PortListener(server)
-            try:
-                listener.wait_for_port(f"sensory-station-{station_id}:output_1", 60)
-                waited = threading.Event()
-                for _ in range(100):  # the control socket opens once the engine is ready
-                    try:
-                        send_command(data_dir, {"command": "status"}, timeout=0.5)
-                        break
-                    except ControlError:
-                        waited.wait(0.1)
-                listener.set_threshold_over_background(0.5)
-                latencies = _trials(arguments, listener, engine.stdin, sensor["name"])
-            finally:
-                listener.close()
-                engine.terminate()
-                engine.wait(20)
-    finally:
-        jackd.terminate()
-        jackd.wait(10)
+            latencies = _trials(arguments, listener, engine.stdin, sensor["name"])
     return {
         "jack": {"driver": "dummy", "sample_rate": RATE, "period_frames": PERIOD,
                  "realtime": arguments.realtime},

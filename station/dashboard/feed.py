@@ -117,9 +117,8 @@ def _line(event: dict[str, Any], holds: dict[tuple[str, float], float],
         return FeedLine(at, "press", f"Zone {detail.get('zone')} of {detail.get('zones')} on "
                                      f"{event.get('input')}")
     if kind == EventType.MOVEMENT:
-        low, high = detail.get("low", 0.0), detail.get("high", 0.0)
-        return FeedLine(at, "press", f"Movement on {event.get('input')}: "
-                                     f"{round(low * 100)} % to {round(high * 100)} % of the "
+        return FeedLine(at, "press", f"Movement on {event.get('input')}, reaching "
+                                     f"{round(detail.get('peak', 0.0) * 100)} % of the "
                                      "client's range")
     if kind == EventType.SENSOR_LOST:
         return FeedLine(at, "station", f"Sensor {event.get('input')} gives no readings "

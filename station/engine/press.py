@@ -94,10 +94,9 @@ class SensorPath:
         self._sound.release(sensor.slot)
         self._record(EventType.RELEASE, sensor.name, None, at, held_seconds * 1000.0)
 
-    def movement(self, sensor: Sensor, at: float, low: float, high: float,
-                 seconds: float) -> None:
+    def movement(self, sensor: Sensor, at: float, peak: float, seconds: float) -> None:
         self._record(EventType.MOVEMENT, sensor.name, None, at, seconds * 1000.0,
-                     detail={"low": round(low, 3), "high": round(high, 3)})
+                     detail={"peak": round(peak, 3)})
 
     def lost(self, sensor: Sensor, at: float, reason: str) -> None:
         self._record(EventType.SENSOR_LOST, sensor.name, reason, at)

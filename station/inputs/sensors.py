@@ -65,8 +65,7 @@ class SensorListener(Protocol):
 
     def expression_ended(self, sensor: Sensor, at: float, held_seconds: float) -> None: ...
 
-    def movement(self, sensor: Sensor, at: float, low: float, high: float,
-                 seconds: float) -> None: ...
+    def movement(self, sensor: Sensor, at: float, peak: float, seconds: float) -> None: ...
 
     def lost(self, sensor: Sensor, at: float, reason: str) -> None: ...
 
@@ -123,7 +122,7 @@ class Sensor:
         # What the mapping currently holds: a zone, a sounding expression note, a closed switch.
         self._sounding_since: float | None = None
         self._switch_on = False
-        self._movement: tuple[float, float, float] | None = None  # (since, low, high)
+        self._movement: tuple[float, float] | None = None  # (since, peak)
         self.lost = False
         self.value = 0.0  # the last value after calibration and filter, 0–1
         self.reading: float | None = None  # the last smoothed reading, 0–1 of the sensor
@@ -215,18 +214,18 @@ class Sensor:
                 self.switch.edge(on, at)
 
     def _follow_movement(self, value: float, at: float) -> None:
-        """A movement is one excursion out of the dead zone and back; reported as it ends."""
+        """A movement is one excursion out of the dead zone and back, reported as it ends with
+        its peak: how far the client reached."""
         movement = self._movement
         if value > 0.0:
             if movement is None:
-                self._movement = (at, value, value)
-            else:
-                since, low, high = movement
-                self._movement = (since, min(low, value), max(high, value))
+                self._movement = (at, value)
+            elif value > movement[1]:
+                self._movement = (movement[0], value)
         elif movement is not None:
-            since, low, high = movement
+            since, peak = movement
             self._movement = None
-            self._listener.movement(self, at, low, high, at - since)
+            self._listener.movement(self, at, peak, at - since)
 
     def _end_everything(self, at: float) -> None:
         """As if the hand left: the zone's note ends, expression ends, the switch opens."""
@@ -260,17 +259,22 @@ class _Ranger(DistanceSensor):
     def __init__(self, on_reading: Callable[[float | None], None], interval: float,
                  **options: Any) -> None:
         self._on_reading = on_reading
+        self._interval = interval
         super().__init__(queue_len=1, partial=True, **options)
         # gpiozero waits sample_wait between readings; read at the station's rate instead.
         self._queue.sample_wait = interval
 
     def _read(self) -> float | None:
+        started = time.monotonic()
         try:
             value = super()._read()
         except AttributeError:
             if self.closed:  # closed while its reading thread was mid-reading
                 return None
             raise
+        # The wait after a reading is what is left of the interval once the echo was timed,
+        # so that a reading starts every interval however far the hand is.
+        self._queue.sample_wait = max(0.0, self._interval - (time.monotonic() - started))
         try:
             self._on_reading(value)
         except Exception:  # a failing reading must not end gpiozero's reading thread

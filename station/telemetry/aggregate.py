@@ -276,8 +276,9 @@ def session_summary(
 
 
 def sensors_summary(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
-    """Per variable sensor: its movements, the range of the client's own range they covered,
-    and the entries into and time spent in each zone (zones 1 upward, as strings).
+    """Per variable sensor: its movements, the lowest and highest of their peaks (how far the
+    client reached, 0–1 of their own range), and the entries into and time spent in each zone
+    (zones 1 upward, as strings).
 
     A zone lasts from its `zone` event to the sensor's next zone, the end of the movement
     (the hand left), a lost sensor, or the session's last event.
@@ -286,7 +287,7 @@ def sensors_summary(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
     inside: dict[str, tuple[str, float]] = {}  # input → (zone, since)
 
     def sensor(name: str) -> dict[str, Any]:
-        return found.setdefault(name, {"movements": 0, "range": None, "zone_entries": {},
+        return found.setdefault(name, {"movements": 0, "peaks": None, "zone_entries": {},
                                        "zone_seconds": {}})
 
     def leave(name: str, at: float) -> None:
@@ -310,10 +311,10 @@ def sensors_summary(events: Sequence[Event]) -> dict[str, dict[str, Any]]:
             leave(name, event.t_mono)
             summary = sensor(name)
             summary["movements"] += 1
-            low, high = float(event.detail["low"]), float(event.detail["high"])
-            covered = summary["range"]
-            summary["range"] = [low, high] if covered is None else [
-                min(covered[0], low), max(covered[1], high)]
+            peak = float(event.detail["peak"])
+            reached = summary["peaks"]
+            summary["peaks"] = [peak, peak] if reached is None else [
+                min(reached[0], peak), max(reached[1], peak)]
         elif event.type == EventType.SENSOR_LOST:
             leave(name, event.t_mono)
             sensor(name)

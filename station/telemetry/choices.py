@@ -32,6 +32,9 @@ def choices_message(station: LoadedStation) -> dict[str, Any]:
         "sound_sets": sorted(station.sound_sets),
         # What a cue may name as its targets, in the station file's order.
         "play_inputs": [item.name for item in station.config.inputs if item.role == "play"],
+        # The variable sensors a calibration may name (cmd/calibrate_sensor).
+        "sensors": [{"input": item.name, "kind": item.kind} for item in station.config.inputs
+                    if item.is_sensor and item.role == "play"],
         "activities": [{"activity": name,
                         "description": station.activities[name].activity.description}
                        for name in sorted(station.activities)],

@@ -4,6 +4,7 @@ starts a session only on a long press."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -43,9 +44,10 @@ class RunningEngine:
                     f"{[(e.type, e.input, e.reason) for e in events][-10:]}")
 
 
-@pytest.fixture
-def engine(station_config: Any) -> Iterator[RunningEngine]:
-    path = station_config({"audio.backend": "null"})
+@contextlib.contextmanager
+def running_engine(path: Path) -> Iterator[RunningEngine]:
+    """`station engine --simulate` of station file `path`, once its control socket answers;
+    stopped by SIGTERM on leaving."""
     data_dir = load_station(path).data_dir
     process = subprocess.Popen(
         [sys.executable, "-m", "station", "engine", "--simulate", "--config", str(path)],
@@ -63,9 +65,17 @@ def engine(station_config: Any) -> Iterator[RunningEngine]:
     else:
         process.kill()
         pytest.fail(f"the engine did not start: {process.communicate()[1]}")
-    yield RunningEngine(process, data_dir)
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=20)
+    try:
+        yield RunningEngine(process, data_dir)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+
+
+@pytest.fixture
+def engine(station_config: Any) -> Iterator[RunningEngine]:
+    with running_engine(station_config({"audio.backend": "null"})) as running:
+        yield running
 
 
 def test_a_new_clients_profile_applies_to_each_input_at_once(engine: RunningEngine) -> None:

@@ -4,9 +4,6 @@ profile file (its comments kept) and applied at once."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -16,8 +13,8 @@ from typing import Any
 import pytest
 
 from station.config import load_station
-from station.engine.control_socket import ControlError, send_command
-from tests.inputs.test_engine_inputs import RunningEngine
+from station.engine.control_socket import send_command
+from tests.inputs.test_engine_inputs import RunningEngine, running_engine
 
 SENSORS = [
     {"name": "squeeze", "kind": "analog", "adc": "mcp3008", "channel": 0, "slot": 2},
@@ -33,26 +30,8 @@ def engine(station_config: Any) -> Iterator[RunningEngine]:
     data = tomllib.loads(path.read_text())
     data["inputs"].extend(SENSORS)
     path.write_text(tomli_w.dumps(data))
-    data_dir = load_station(path).data_dir
-    process = subprocess.Popen(
-        [sys.executable, "-m", "station", "engine", "--simulate", "--config", str(path)],
-        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    pause = threading.Event()
-    for _ in range(200):
-        try:
-            send_command(data_dir, {"command": "status"}, timeout=0.2)
-            break
-        except ControlError:
-            if process.poll() is not None:
-                break
-            pause.wait(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"the engine did not start: {process.communicate()[1]}")
-    yield RunningEngine(process, data_dir)
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=20)
+    with running_engine(path) as running:
+        yield running
 
 
 def profile_path(engine: RunningEngine) -> Path:

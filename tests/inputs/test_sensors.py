@@ -299,7 +299,7 @@ def test_no_echo_releases_the_note_and_is_reported_once(rig: Any) -> None:
     assert len(of(events, EventType.SENSOR_LOST, "beam")) == 1
 
 
-def test_a_movement_is_recorded_with_the_range_it_covered(rig: Any) -> None:
+def test_a_movement_is_recorded_with_how_far_it_reached(rig: Any) -> None:
     station = rig(inputs=[PAD])
     for value in (0.3, 0.7, 0.3, 0.0):
         station.simulation.set("pad", value)
@@ -307,8 +307,7 @@ def test_a_movement_is_recorded_with_the_range_it_covered(rig: Any) -> None:
     events = station.wait_for("the movement", lambda e: len(
         of(e, EventType.MOVEMENT, "pad")) == 1)
     movement = of(events, EventType.MOVEMENT, "pad")[0]
-    assert movement.detail["high"] == pytest.approx((0.7 - 0.05) / 0.95, abs=0.05)
-    assert movement.detail["low"] < 0.3
+    assert movement.detail["peak"] == pytest.approx((0.7 - 0.05) / 0.95, abs=0.05)
     assert 300 < movement.hold_ms < 1500
 
 
@@ -325,12 +324,13 @@ def test_the_session_summary_tells_the_range_used_and_the_time_in_each_zone(rig:
         of(e, EventType.MOVEMENT, "beam")) == 1)
     summary = sensors_summary(events)["beam"]
     assert summary["movements"] == 1
-    high = summary["range"][1]
-    assert high == pytest.approx((0.9 - 0.05) / 0.95, abs=0.03)
+    reached = (0.9 - 0.05) / 0.95
+    assert summary["peaks"] == [pytest.approx(reached, abs=0.03)] * 2, "one movement, one peak"
     entries = [event.detail["zone"] for event in of(events, EventType.ZONE, "beam")]
     assert summary["zone_entries"] == {str(zone): entries.count(zone) for zone in set(entries)}
     assert sum(summary["zone_seconds"].values()) == pytest.approx(1.5, abs=0.2), (
         "in a zone from the first entry until the hand left")
     [(name, words)] = sensor_lines({"sensors": {"beam": summary}})
-    assert name == "beam" and words.startswith("1 movement, over ")
+    assert name == "beam" and words.startswith(
+        f"1 movement, reaching {round(summary['peaks'][0] * 100)} % of the client's range")
     assert "zone 4 entered once" in words

@@ -86,16 +86,17 @@ def goal_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def sensor_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """Each variable sensor's use in words: "4 movements, over 10 % to 92 % of the client's
-    range; zone 1 entered 3 times (4.2 s), zone 2 once (1.0 s)"."""
+    """Each variable sensor's use in words: "4 movements, reaching 40 % to 92 % of the
+    client's range; zone 1 entered 3 times (4.2 s), zone 2 entered once (1.0 s)"."""
     lines = []
     for name, sensor in sorted((summary.get("sensors") or {}).items()):
         movements = int(sensor.get("movements", 0))
         text = plural(movements, "movement")
-        covered = sensor.get("range")
-        if covered:
-            text += (f", over {round(covered[0] * 100)} % to {round(covered[1] * 100)} % of "
-                     "the client's range")
+        peaks = sensor.get("peaks")
+        if peaks:
+            reach = (f"{round(peaks[0] * 100)} %" if round(peaks[0] * 100) == round(
+                peaks[1] * 100) else f"{round(peaks[0] * 100)} % to {round(peaks[1] * 100)} %")
+            text += f", reaching {reach} of the client's range"
         entries = sensor.get("zone_entries") or {}
         seconds = sensor.get("zone_seconds") or {}
         zones = []

@@ -45,7 +45,9 @@ KEEP_ALIVE_SECONDS = 15.0
 # The commands the console offers, with the form fields each takes.
 CONSOLE_COMMANDS = ("start_session", "end_session", "select_client", "select_sound_set",
                     "set_volume", "start_recording", "stop_recording", "tag_observation", "cue",
-                    "cancel_cue", "start_activity", "stop_activity")
+                    "cancel_cue", "start_activity", "stop_activity", "calibrate_sensor")
+# How long a calibration run may last, as the sensors panel offers it (the contract: 2–30 s).
+CALIBRATION_SECONDS = (3, 5, 10, 20)
 # What the cue panel offers: answer windows and re-cues (the contract allows more).
 CUE_WINDOWS = (3, 5, 8, 10, 15)
 CUE_RECUES = (0, 1, 2, 3)
@@ -53,6 +55,7 @@ VOLUME_STEPS = ("-10", "10")
 # The contract's keys as the console's fields name them, for its refusals.
 FIELD_LABELS = {"sound_set": "Sound set", "client": "Client", "note": "Note", "tag": "Observation",
                 "targets": "Cue", "window_seconds": "Answer within", "recues": "Cue again",
+                "input": "Sensor", "seconds": "Calibrate for",
                 "payload": "The command"}  # the Quieter and Louder buttons, in % of the ceiling
 
 
@@ -80,6 +83,8 @@ class Console:
     """The station's activities (name, description), from its ``choices``."""
     usual_activity: str = ""
     """The current client's usual activity, from the station's ``choices``."""
+    sensors: tuple[tuple[str, str], ...] = ()
+    """The station's variable sensors (name, kind), from its ``choices``."""
 
     @property
     def online(self) -> bool:
@@ -157,6 +162,7 @@ def console_of(context: DashboardContext, found: SignedIn, key: StationKey) -> C
                          for entry in choices.get("activities", [])),
         usual_activity=next((entry.get("activity", "") for entry in choices.get("clients", [])
                              if entry["client"] == client), ""),
+        sensors=tuple((entry["input"], entry["kind"]) for entry in choices.get("sensors", [])),
         ceiling_dbfs=ceilings.get(client), engine=dict(desk.engine_states.get(key, {})),
         feed=tuple(feed_lines(recent_events(context.store, key), show_notes=not staff,
                               clients=found.clients if found.role is Role.THERAPIST else None)),
@@ -199,6 +205,7 @@ def _page(request: Request, console: Console, status: int = 200, **values: Any) 
     return render(request, "console.html", status, console=console,
                   now=context_of(request).clock(), tags=list(PROMPT_LEVELS.items()),
                   cue_windows=CUE_WINDOWS, cue_recues=CUE_RECUES,
+                  calibration_seconds=CALIBRATION_SECONDS,
                   stream=f"{base}/console/events", commands_url=f"{base}/commands", **values)
 
 
@@ -276,6 +283,17 @@ def _arguments(name: str, form: dict[str, str], found: SignedIn,
         return {"volume": percent / 100}
     if name == "start_activity":
         return {"activity": form.get("activity", "").strip()}
+    if name == "calibrate_sensor":
+        sensor = form.get("input", "").strip()
+        if sensor not in dict(console.sensors):
+            raise CommandRefused(f"This station has no sensor {sensor or 'chosen'!r}. Nothing "
+                                 "was sent.")
+        text = form.get("seconds", "").strip()
+        try:
+            return {"input": sensor, "seconds": float(text)}
+        except ValueError:
+            raise CommandRefused(f"Calibrate for: {text or 'nothing'!r} is not a number of "
+                                 "seconds. Nothing was sent.") from None
     if name == "cue":
         targets = [target for target in console.play_inputs if form.get(f"target-{target}")]
         if not targets:
