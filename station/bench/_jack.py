@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +270,31 @@ def engine_on_dummy_jack(station_file: Path, data_dir: Path, realtime: bool
     finally:
         jackd.terminate()
         jackd.wait(10)
+
+
+def sine_station_on_jack(folder: Path, change: Callable[[dict[str, Any], dict[str, Any]], None]
+                         | None = None) -> tuple[Path, Path]:
+    """The shipped configuration copied into `folder`, on JACK at the dummy server's rate and
+    period, its start sound set on the sine without reverb (a note rings out in half a second,
+    so the next measurement starts in silence soon); `change(station, sound_set)` edits both
+    before they are written. (The station file, its data dir.)"""
+    import tomllib
+
+    import tomli_w
+
+    from station.bench._config import copy_config, shipped_config
+
+    copy = folder / "config"
+    copy_config(shipped_config(), copy)
+    station = copy / "station.toml"
+    data = tomllib.loads(station.read_text())
+    data["station"]["data_dir"] = str(folder / "data")
+    data["audio"].update(backend="jack", buffer_size=PERIOD, sample_rate=RATE)
+    sound_set_file = copy / "sound-sets" / f"{data['station']['sound_set']}.toml"
+    sound_set = tomllib.loads(sound_set_file.read_text())
+    sound_set["sound_set"].update(instrument="sine", reverb=0.0)
+    if change is not None:
+        change(data, sound_set)
+    sound_set_file.write_text(tomli_w.dumps(sound_set))
+    station.write_text(tomli_w.dumps(data))
+    return station, folder / "data"

@@ -32,8 +32,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from station.bench._config import copy_config, shipped_config
-from station.bench._jack import PERIOD, RATE, PortListener, engine_on_dummy_jack
+from station.bench._jack import (
+    PERIOD,
+    RATE,
+    PortListener,
+    engine_on_dummy_jack,
+    sine_station_on_jack,
+)
 
 BLOCK_MS = PERIOD * 1000.0 / RATE
 TARGET = "big-red"
@@ -47,28 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run jackd (and so the audio threads) with real-time priority")
 
 
-def _station(folder: Path) -> tuple[Path, Path]:
-    """The shipped configuration on JACK, its log in `folder`; (station file, data dir)."""
-    import tomllib
-
-    import tomli_w
-
-    copy = folder / "config"
-    copy_config(shipped_config(), copy)
-    station = copy / "station.toml"
-    data = tomllib.loads(station.read_text())
-    data["station"]["data_dir"] = str(folder / "data")
-    data["audio"].update(backend="jack", buffer_size=PERIOD, sample_rate=RATE)
-    station.write_text(tomli_w.dumps(data))
-    # The start sound set on the sine without reverb: the call and the press ring out in
-    # half a second, so that the next cue starts in silence soon.
-    sound_set_file = copy / "sound-sets" / f"{data['station']['sound_set']}.toml"
-    sound_set = tomllib.loads(sound_set_file.read_text())
-    sound_set["sound_set"].update(instrument="sine", reverb=0.0)
-    sound_set_file.write_text(tomli_w.dumps(sound_set))
-    return station, folder / "data"
-
-
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     cut = statistics.quantiles(ordered, n=100, method="inclusive")
@@ -80,7 +63,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     from station.telemetry.eventlog import iterate_all
 
     with tempfile.TemporaryDirectory() as folder:
-        station_file, data_dir = _station(Path(folder))
+        station_file, data_dir = sine_station_on_jack(Path(folder))
         with engine_on_dummy_jack(station_file, data_dir, arguments.realtime) as (
                 engine, listener):
             assert engine.stdin is not None

@@ -26,8 +26,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from station.bench._config import copy_config, shipped_config
-from station.bench._jack import PERIOD, RATE, PortListener, engine_on_dummy_jack
+from station.bench._jack import (
+    PERIOD,
+    RATE,
+    PortListener,
+    engine_on_dummy_jack,
+    sine_station_on_jack,
+)
 
 SENSORS: dict[str, dict[str, Any]] = {
     "analog": {"name": "squeeze", "kind": "analog", "adc": "mcp3008", "channel": 0},
@@ -49,28 +54,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _station(folder: Path, sensor: dict[str, Any]) -> tuple[Path, Path, float]:
     """The shipped configuration on JACK with `sensor` on a zones slot of its own; (station
     file, data dir, the sensor's poll interval in ms)."""
-    import tomllib
-
-    import tomli_w
-
     from station.config.station_file import InputConfig
 
-    copy = folder / "config"
-    copy_config(shipped_config(), copy)
-    station = copy / "station.toml"
-    data = tomllib.loads(station.read_text())
-    data["station"]["data_dir"] = str(folder / "data")
-    data["audio"].update(backend="jack", buffer_size=PERIOD, sample_rate=RATE)
-    sound_set_file = copy / "sound-sets" / f"{data['station']['sound_set']}.toml"
-    sound_set = tomllib.loads(sound_set_file.read_text())
-    sound_set["sound_set"].update(instrument="sine", reverb=0.0)
-    sound_set["slots"].append({"action": "note", "sensor": "zones", "zones": 5})
-    sound_set_file.write_text(tomli_w.dumps(sound_set))
-    item = {**sensor, "slot": len(sound_set["slots"])}
-    data["inputs"].append(item)
-    station.write_text(tomli_w.dumps(data))
-    interval_ms = 1000.0 / InputConfig.model_validate(item).readings_per_second
-    return station, folder / "data", interval_ms
+    added: dict[str, Any] = {}
+
+    def add_sensor(station: dict[str, Any], sound_set: dict[str, Any]) -> None:
+        sound_set["slots"].append({"action": "note", "sensor": "zones", "zones": 5})
+        added.update(sensor, slot=len(sound_set["slots"]))
+        station["inputs"].append(added)
+
+    station_file, data_dir = sine_station_on_jack(folder, add_sensor)
+    interval_ms = 1000.0 / InputConfig.model_validate(added).readings_per_second
+    return station_file, data_dir, interval_ms
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:

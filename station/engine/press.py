@@ -78,7 +78,8 @@ class SensorPath:
                      detail={"zone": zone + 1, "zones": zones, "value": round(value, 3)})
 
     def zone_left(self, sensor: Sensor, at: float) -> None:
-        # The movement event that follows says the hand left; the note rings out.
+        # The movement event recorded with this reading says the hand left; the note rings
+        # out.
         self._sound.release(sensor.slot)
 
     def expression_started(self, sensor: Sensor, at: float, value: float) -> None:

@@ -88,6 +88,11 @@ def test_a_therapist_calibrates_a_squeeze_pad_and_reads_its_use_in_the_report(
     expect(page.locator("#status-session")).to_have_text("Done.")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{dashboard_server.url}/clients/C-7F3K")
+    expect(page.locator("#chart-sensor-squeeze canvas")).to_have_count(1)
+    expect(page.locator("#sessions tbody tr td.sensors").first).to_contain_text(re.compile(
+        r"squeeze: \d+ movements?, up to \d+ %"))
+    assert serious_violations(page, axe_source) == []
+    page.screenshot(path=str(folder / "client-sensors-desktop.png"), full_page=True)
     page.locator("#sessions tbody tr").first.locator("th a").click()
     sensors = page.locator("#sensors")
     expect(sensors).to_contain_text(re.compile(

@@ -67,6 +67,15 @@ def _signed_in(web: Web, name: str = "anna") -> tuple[TestClient, str]:
     return client, sign_in(client, name)
 
 
+def _with_charts(web: Web, tmp_path: Path) -> Web:
+    """`web` with uPlot's files in place (their content does not matter here)."""
+    dist = tmp_path / "npm" / f"uplot-{UPLOT_VERSION}" / "dist"
+    dist.mkdir(parents=True)
+    (dist / "uPlot.iife.min.js").write_text("/* uPlot */\n")
+    (dist / "uPlot.min.css").write_text("/* uPlot */\n")
+    return replace(web, app=create_app(replace(web.context, assets_dir=tmp_path / "npm")))
+
+
 def _textarea(page: str) -> str:
     found = re.search(r'<textarea id="note-text"[^>]*>(.*?)</textarea>', page, re.S)
     assert found, page
@@ -212,11 +221,7 @@ def test_the_client_page_says_how_to_install_the_charts_when_they_are_missing(
 def test_the_client_page_carries_its_chart_data_and_loads_upLot_only_where_it_charts(
     web: Web, tmp_path: Path,
 ) -> None:
-    dist = tmp_path / "npm" / f"uplot-{UPLOT_VERSION}" / "dist"
-    dist.mkdir(parents=True)
-    (dist / "uPlot.iife.min.js").write_text("/* uPlot */\n")
-    (dist / "uPlot.min.css").write_text("/* uPlot */\n")
-    charting = replace(web, app=create_app(replace(web.context, assets_dir=tmp_path / "npm")))
+    charting = _with_charts(web, tmp_path)
     client, _ = _signed_in(charting)
     page = client.get("/clients/C-7F3K").text
     assert '<script src="/vendor/uplot/uPlot.iife.min.js" defer></script>' in page
@@ -278,3 +283,37 @@ def test_a_session_played_on_two_stations_is_reported_per_station(
     assert client.get(f"{REPORT}?station=demo-site/room-9").status_code == 404
     page = client.get("/clients/C-7F3K").text
     assert f'href="{REPORT}?station=demo-site/room-2"' in page
+
+
+def test_the_client_page_charts_and_tabulates_how_far_the_client_reached_on_a_sensor(
+    sqlite_store: Store, tmp_path: Path,
+) -> None:
+    from station.contract.events import EventType
+
+    web = make_web(sqlite_store)
+    web.accounts.add_user("anna", "therapist", PASSWORD)
+    web.accounts.assign("anna", "C-7F3K")
+    seq = 1
+    for number, peaks in enumerate(((0.35, 0.5), (0.42, 0.61, 0.6))):
+        script = SessionScript(session=f"sensor-session-{number}", first_seq=seq).start()
+        script.seconds = 86400.0 * number + 1.0
+        for step, peak in enumerate(peaks):
+            script.at(script.seconds + 2.0 + step).add(
+                EventType.MOVEMENT, "squeeze", hold_ms=800.0, detail={"peak": peak})
+        script.at(script.seconds + 30.0).end()
+        write(sqlite_store, script.events, summary=session_summary(script.events, 10.0))
+        seq = script.seq
+    charting = _with_charts(web, tmp_path)
+    client, _ = _signed_in(charting)
+    page = client.get("/clients/C-7F3K").text
+    found = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', page,
+                      re.S)
+    assert found
+    [chart] = [chart for chart in json.loads(found[1])["charts"] if chart["id"] ==
+               "sensor-squeeze"]
+    assert chart["title"] == "Sensor squeeze: how far the client reached"
+    assert [line["values"] for line in chart["series"]] == [[50.0, 61.0], [35.0, 42.0]]
+    cells = [" ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split()) for cell in
+             re.findall(r'<td class="sensors">(.*?)</td>', page, re.S)]
+    assert cells == ["squeeze: 3 movements, up to 61 %",
+                     "squeeze: 2 movements, up to 50 %"], "newest session first"

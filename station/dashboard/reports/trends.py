@@ -74,6 +74,8 @@ class TrendPoint:
     summary_source: Literal["station", "dashboard"]
     goals: dict[str, dict[str, Any]] = field(default_factory=dict)
     """goal name → its result in this session, as the summary's ``goals`` gives it"""
+    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """variable sensor → its use in this session, as the summary's ``sensors`` gives it"""
 
     @property
     def independent_share(self) -> float | None:
@@ -173,6 +175,7 @@ class ClientTrends:
         value; and the markers."""
         points = self.points
         reasons = sorted({code for point in points for code in point.rejected})
+        sensors = sorted({name for point in points for name in point.sensors})
         series: dict[str, list[Any]] = {
             "presses_per_minute": [_round(p.presses_per_minute, 2) for p in points],
             "active_min": [round(p.active_s / MINUTE, 2) for p in points],
@@ -183,6 +186,12 @@ class ClientTrends:
             "hold_max_ms": [p.hold_max_ms for p in points],
             **{f"rejected.{code}": [p.rejected.get(code, 0) for p in points]
                for code in reasons},
+            # How far the client reached on each sensor, % of their own range: the highest
+            # and the lowest movement peak of each session.
+            **{f"sensor.{name}.{key}": [_peak_percent(p.sensors.get(name), index)
+                                        for p in points]
+               for name in sensors for key, index in (("highest_peak", 1),
+                                                      ("lowest_peak", 0))},
         }
         return {
             "client": self.client,
@@ -192,6 +201,11 @@ class ClientTrends:
             "markers": [{"x": m.t_wall, "kind": m.kind, "value": m.value, "label": m.label,
                          "session": m.session_id} for m in self.markers],
         }
+
+
+def _peak_percent(sensor: dict[str, Any] | None, index: int) -> float | None:
+    peaks = (sensor or {}).get("peaks")
+    return round(float(peaks[index]) * 100, 1) if peaks else None
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -272,6 +286,8 @@ def _point(part: SessionPart, t_wall: float, started: datetime, sound_sets: tupl
         summary_source=source,
         goals={goal["goal"]: goal for goal in summary.get("goals", [])
                if isinstance(goal, dict) and "goal" in goal},
+        sensors={name: use for name, use in (summary.get("sensors") or {}).items()
+                 if isinstance(use, dict)},
     )
 
 

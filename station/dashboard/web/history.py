@@ -87,6 +87,15 @@ def chart_payload(trends: ClientTrends) -> dict[str, Any]:
         "met": goal.met_on.strftime("%d %b %Y") if goal.met_on else "",
         "target_date": goal.target_date or "",
     } for goal in trends.goals]
+    sensor_charts = [{
+        "id": f"sensor-{name}",
+        "title": f"Sensor {name}: how far the client reached",
+        "unit": "% of their own range",
+        "series": [{"label": "highest movement peak (%)",
+                    "values": series[f"sensor.{name}.highest_peak"]},
+                   {"label": "lowest movement peak (%)",
+                    "values": series[f"sensor.{name}.lowest_peak"]}],
+    } for name in sorted({key.split(".")[1] for key in series if key.startswith("sensor.")})]
     charts = [
         ("rate", "Accepted presses per minute", "per minute",
          [{"label": "accepted presses per minute", "values": series["presses_per_minute"]}]),
@@ -105,8 +114,9 @@ def chart_payload(trends: ClientTrends) -> dict[str, Any]:
     ]
     return {
         "x": data["x"],
-        "charts": goal_charts + [{"id": key, "title": title, "unit": unit, "series": lines}
-                                 for key, title, unit, lines in charts],
+        "charts": goal_charts + sensor_charts + [
+            {"id": key, "title": title, "unit": unit, "series": lines}
+            for key, title, unit, lines in charts],
         "markers": [{"x": marker["x"], "number": number, "label": marker["label"]}
                     for number, marker in enumerate(data["markers"], start=1)],
     }
@@ -121,6 +131,14 @@ def _goal_words(name: str, scored: dict[str, Any]) -> str:
         return f"{name}: no opportunity"
     return (f"{name} {scored['percent']:g} % ({scored.get('successes', 0)} of "
             f"{scored.get('opportunities', 0)})")
+
+
+def _sensor_words(name: str, use: dict[str, Any]) -> str:
+    """One sensor's use in a session, for the table: "squeeze: 12 movements, up to 60 %"."""
+    movements = int(use.get("movements", 0))
+    words = f"{name}: {movements} movement{'' if movements == 1 else 's'}"
+    peaks = use.get("peaks")
+    return f"{words}, up to {round(float(peaks[1]) * 100)} %" if peaks else words
 
 
 def _rows(trends: ClientTrends, notes: dict[str, int]) -> list[dict[str, Any]]:
@@ -139,6 +157,8 @@ def _rows(trends: ClientTrends, notes: dict[str, int]) -> list[dict[str, Any]]:
                                      for code in by_count(rejected)),
             "note_version": notes.get(point.session_id, 0),
             "goals": [_goal_words(name, point.goals[name]) for name in point.goals],
+            "sensors": [_sensor_words(name, point.sensors[name])
+                        for name in sorted(point.sensors)],
         })
     return rows
 
@@ -164,6 +184,7 @@ async def client_page(request: Request, client: str, found: Viewer) -> Response:
     charts = ChartAssets(context.assets_dir)
     return render(request, "client.html", client=client, trends=trends,
                   rows=_rows(trends, notes), chart_data=chart_payload(trends),
+                  show_sensors=any(point.sensors for point in trends.points),
                   charts_available=charts.available, charts_install=charts.install_command,
                   vendor=URL_PREFIX)
 
