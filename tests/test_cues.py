@@ -96,6 +96,35 @@ def test_presses_after_the_call_are_sorted_by_when_and_where_they_landed(
     assert runner.cue == ""
 
 
+def test_a_calls_onset_is_the_moment_the_audio_server_had_rendered_its_first_block(
+    output: Any,
+) -> None:
+    import time
+
+    phrase = output.cue_phrase()
+    voice, onset_sample = output.cue_note_on(phrase, phrase.hertz[0], phrase.level)
+    handed_at = time.monotonic()
+    heard_at = output.heard_at(onset_sample, handed_at)
+    rendered = output.audio.samples()
+    output.cue_note_off(phrase, voice)
+    # Not the moment the note was handed over: the block that holds its first sample had
+    # been rendered by then. (How soon after is the cue benchmark's to measure.)
+    assert heard_at >= handed_at
+    assert rendered > onset_sample
+
+
+def test_a_call_on_an_audio_clock_that_does_not_move_is_placed_where_it_was_started(
+    output: Any,
+) -> None:
+    import time
+
+    phrase = output.cue_phrase()
+    _voice, onset_sample = output.cue_note_on(phrase, phrase.hertz[0], phrase.level)
+    output.audio.stop()  # the device is gone: no block will be rendered
+    handed_at = time.monotonic()
+    assert output.heard_at(onset_sample, handed_at) == handed_at
+
+
 def test_no_answer_recues_quieter_each_time_then_waits_for_the_therapist(
     output: Any, recorder: EventRecorder
 ) -> None:

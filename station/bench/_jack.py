@@ -65,8 +65,9 @@ class PortListener:
     def _process(self, frames: int) -> None:
         start = self.client.last_frame_time
         self._cycle = (start, time.monotonic())
-        buffer = memoryview(self.port.get_buffer()).cast("f")
-        self.peak = max(self.peak, max(buffer[:frames]), -min(buffer[:frames]))
+        # A copy: a cycle that ran late can find the next one already writing the buffer.
+        buffer = memoryview(self.port.get_buffer()).cast("f")[:frames].tolist()
+        self.peak = max(self.peak, max(buffer), -min(buffer))
         threshold = self.threshold
         first = next((i for i in range(frames) if abs(buffer[i]) > threshold), None)
         if first is not None:

@@ -20,15 +20,23 @@ cue (``--cues``, default 200, after ``--warm-up`` more):
 
 Goals (issue 11): ``cue_latency_error.max_ms`` ≤ one audio block (1.333 ms), and
 ``cue_start_to_sound.p99_ms`` ≤ 3 ms.
+
+jackd's xruns are counted as well, and the cues with an xrun between the command and the
+call's first sample: on a machine whose dummy driver wakes late (a virtual machine's timer),
+an xrun there costs the call several periods, whatever the engine does. The start-to-sound
+time of the other cues is reported beside, as ``without_an_xrun``, to tell the two apart;
+the goal is on all of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import random
 import statistics
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +75,18 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         with engine_on_dummy_jack(station_file, data_dir, arguments.realtime) as (
                 engine, listener):
             assert engine.stdin is not None
+            xruns_before = listener.xruns
             measured = _cue_loop(arguments, listener, engine.stdin, data_dir)
+            xruns = listener.xruns - xruns_before
+            xrun_frames = sorted(listener.xrun_frames)
         responses = {event.detail["cue"]: event for event in iterate_all(data_dir)
                      if event.type == "response" and event.detail}
     errors = [float(responses[cue].detail["latency_ms"])  # type: ignore[index]
-              - (responses[cue].t_mono - heard_at) * 1000.0
-              for cue, _, heard_at in measured if cue in responses]
-    starts = [start for _, start, _ in measured]
+              - (responses[cue].t_mono - cue_run.heard_at) * 1000.0
+              for cue_run in measured if (cue := cue_run.cue) in responses]
+    starts = [cue_run.start_to_sound_ms for cue_run in measured]
+    calm = [cue_run.start_to_sound_ms for cue_run in measured
+            if not _xrun_between(xrun_frames, cue_run.sent_frame, cue_run.onset_frame)]
     error_ms = _percentiles(errors) if len(errors) >= 2 else {}
     return {
         "jack": {"driver": "dummy", "sample_rate": RATE, "period_frames": PERIOD,
@@ -90,7 +103,10 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             **(_percentiles(starts) if len(starts) >= 2 else {}),
             "what": "from sending cue to the control socket to the call's first sample at "
                     "the JACK port, ms",
+            "cues_with_an_xrun_before_the_sound": len(starts) - len(calm),
+            "without_an_xrun": _percentiles(calm) if len(calm) >= 2 else {},
         },
+        "xruns": xruns,
         "goals": {"cue_latency_error_abs_max_ms": round(BLOCK_MS, 3),
                   "cue_start_to_sound_p99_ms": 3.0},
         "caveat": "a 2-core machine shared with other work"
@@ -98,9 +114,26 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _CueRun:
+    cue: str
+    sent_frame: int  # JACK frames: when the command was sent...
+    onset_frame: int  # ...and when the call's first sample reached the port
+    heard_at: float  # CLOCK_MONOTONIC seconds of that sample
+
+    @property
+    def start_to_sound_ms(self) -> float:
+        return (self.onset_frame - self.sent_frame) * 1000.0 / RATE
+
+
+def _xrun_between(xrun_frames: list[int], first: int, last: int) -> bool:
+    at = bisect.bisect_left(xrun_frames, first)
+    return at < len(xrun_frames) and xrun_frames[at] <= last
+
+
 def _cue_loop(arguments: argparse.Namespace, listener: PortListener, stdin: Any,
-              data_dir: Path) -> list[tuple[str, float, float]]:
-    """(cue id, start-to-sound ms, when its first sample was heard) of each counted cue."""
+              data_dir: Path) -> list[_CueRun]:
+    """Each counted cue: when it was sent, when its first sample was heard."""
     from station.engine.control_socket import send_command
 
     jitter = random.Random(11)
@@ -131,5 +164,5 @@ def _cue_loop(arguments: argparse.Namespace, listener: PortListener, stdin: Any,
                 break
             waited.wait(0.02)
         if number >= arguments.warm_up:
-            measured.append((cue, (onset - sent) * 1000.0 / RATE, heard_at))
+            measured.append(_CueRun(cue, sent, onset, heard_at))
     return measured

@@ -12,11 +12,14 @@ A cue sounds the sound set's call (`[cue]` of its file) and opens an opportunity
 
 The call's first sample is placed on the audio clock: the note is started between two audio
 blocks, so it is first heard in the block that begins at the sample counter read just before
-(`onset_sample`), and `latency_ms` runs from the moment the note was handed to the audio
-server, which lies within one block of that sample.
+(`onset_sample`), and `latency_ms` runs from the moment the audio server's counter was first
+seen past that sample, when that block had been rendered and went out (`AudioOutput.heard_at`).
+A cue's first note is started on the thread that received the command, before the cue's own
+thread exists, so that a therapist's cue sounds in the next audio block.
 
 Presses reach the runner from the event log's writer thread (`EventRecorder.press_listener`),
-never from the press path; the runner's own thread plays the call and closes the windows.
+never from the press path; the runner's own thread plays the rest of the call (and every
+re-cue) and closes the windows.
 """
 
 from __future__ import annotations
@@ -69,12 +72,24 @@ class CueSound(Protocol):
 
     def cue_note_off(self, phrase: CuePhrase, voice: Voice) -> None: ...
 
+    def heard_at(self, onset_sample: int, handed_at: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class _StartedNote:
+    """A call's first note: its voice, the audio clock (samples) just before it was started,
+    and when (monotonic) its first block was rendered: the call's onset."""
+
+    voice: Voice
+    onset_sample: int
+    heard_at: float
+
 
 @dataclass
 class _Opportunity:
     cue: str
     attempt: int
-    onset: float  # monotonic seconds: when the call's first note was handed to the server
+    onset: float  # monotonic seconds: when the call's first note was rendered
     call_ends: float
     window_ends: float
 
@@ -133,7 +148,19 @@ class CueRunner:
             self._cancelled.clear()
             while not self._presses.empty():  # presses from before this cue
                 self._presses.get_nowait()
-            self._thread = threading.Thread(target=self._run, args=(self.cue, request, phrase),
+            first: _StartedNote | None = None
+            if phrase is not None and request.show != "light":
+                # Sounded here, not on the cue's thread: starting a thread and handing it the
+                # GIL would delay the call by up to a millisecond. Nothing else is done until
+                # its block has been rendered, so that the audio thread does not wait for the
+                # GIL then.
+                first = self._sound_first_note(phrase, phrase.level)
+                if first is None:
+                    self.cue = ""
+                    raise ControlError("the audio is lost: a cue would not be heard; a cue "
+                                       "with show = \"light\" can still be seen")
+            self._thread = threading.Thread(target=self._run,
+                                            args=(self.cue, request, phrase, first),
                                             name="cue", daemon=True)
             self._thread.start()
             return self.cue
@@ -175,11 +202,13 @@ class CueRunner:
             self._presses.put((input_name, at))
 
     # -- the cue's own thread ----------------------------------------------------------------
-    def _run(self, cue: str, request: CueRequest, phrase: CuePhrase | None) -> None:
+    def _run(self, cue: str, request: CueRequest, phrase: CuePhrase | None,
+             first: _StartedNote | None) -> None:
         level = phrase.level if phrase is not None else 0.0
         try:
             for attempt in range(1, request.recues + 2):
-                answered = self._attempt(cue, attempt, request, phrase, level)
+                answered = self._attempt(cue, attempt, request, phrase, level,
+                                         first if attempt == 1 else None)
                 if answered or self._cancelled.is_set():
                     return
                 if attempt <= request.recues and self._cancelled.wait(RECUE_PAUSE_SECONDS):
@@ -193,19 +222,20 @@ class CueRunner:
                 self.cue = ""
 
     def _attempt(self, cue: str, attempt: int, request: CueRequest, phrase: CuePhrase | None,
-                 level: float) -> bool:
-        """Give the cue once and sort the presses until the window ends; True if answered
-        (or if it could not be given)."""
+                 level: float, first: _StartedNote | None) -> bool:
+        """Give the cue once (its first note already started if `first`) and sort the presses
+        until the window ends; True if answered (or if it could not be given)."""
         lit = [name for name in request.targets if name in self._lit_inputs] if (
             request.show != "sound" and self._lights is not None) else []
         try:
-            return self._attempt_lit(cue, attempt, request, phrase, level, lit)
+            return self._attempt_lit(cue, attempt, request, phrase, level, lit, first)
         finally:
             if lit and self._lights is not None:
                 self._lights(lit, False)
 
     def _attempt_lit(self, cue: str, attempt: int, request: CueRequest,
-                     phrase: CuePhrase | None, level: float, lit: list[str]) -> bool:
+                     phrase: CuePhrase | None, level: float, lit: list[str],
+                     first: _StartedNote | None) -> bool:
         notes: list[tuple[float, float]] = []  # (when, hertz) still to start
         offs: list[tuple[float, Voice]] = []  # (when, voice) still to end
         detail: dict[str, object] = {}
@@ -214,14 +244,14 @@ class CueRunner:
                 self._lights(lit, True)
             onset = call_ends = self._clock()
         else:
-            started = self._sound.cue_note_on(phrase, phrase.hertz[0], level)
-            onset = self._clock()
-            if started is None:
-                log.warning("cue %s: the audio was lost before the call sounded", cue)
-                return True  # nothing was heard: no opportunity to record
+            if first is None:
+                first = self._sound_first_note(phrase, level)
+                if first is None:
+                    log.warning("cue %s: the audio was lost before the call sounded", cue)
+                    return True  # nothing was heard: no opportunity to record
             if lit and self._lights is not None:
                 self._lights(lit, True)
-            voice, onset_sample = started
+            voice, onset_sample, onset = first.voice, first.onset_sample, first.heard_at
             notes = [(onset + index * phrase.note_seconds, hertz)
                      for index, hertz in enumerate(phrase.hertz[1:], start=1)]
             offs = [(onset + phrase.note_seconds, voice)]
@@ -264,6 +294,16 @@ class CueRunner:
                               detail={"cue": cue, "attempt": attempt,
                                       "final": attempt > request.recues})
         return False
+
+    def _sound_first_note(self, phrase: CuePhrase, level: float) -> _StartedNote | None:
+        """Start the call's first note and wait until its block is rendered; None if the
+        audio was lost."""
+        started = self._sound.cue_note_on(phrase, phrase.hertz[0], level)
+        if started is None:
+            return None
+        handed_at = self._clock()
+        voice, onset_sample = started
+        return _StartedNote(voice, onset_sample, self._sound.heard_at(onset_sample, handed_at))
 
     def _sort(self, opportunity: _Opportunity, request: CueRequest, input_name: str,
               at: float) -> bool:

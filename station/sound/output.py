@@ -31,6 +31,10 @@ LONGEST_RETRY_SECONDS = 30.0
 # on its own thread and retries wait for it: a new client of a frozen JACK server would block
 # the health check (and with it the systemd watchdog's ping) the same way.
 TEARDOWN_SECONDS = 2.0
+# A cue's note is heard within a block or two; past this its time is the time it was started.
+HEARD_WAIT_SECONDS = 0.05
+# How often the audio clock is read meanwhile: the heard time is this much late at most.
+HEARD_POLL_SECONDS = 0.0002
 PLAYING = "playing"
 LOST = "lost"
 
@@ -114,6 +118,18 @@ class AudioOutput:
                 return None
             samples = self.audio.samples()
             return phrase.instrument.note_on(hertz, level), samples
+
+    def heard_at(self, onset_sample: int, handed_at: float) -> float:
+        """When (monotonic) a note started at `handed_at`, just after the audio clock read
+        `onset_sample`, went out: the first moment the clock is seen past that sample, when
+        the block that holds its first sample has been rendered and handed to the device.
+        Polled off the press path (a cue's own thread), without the engine's lock; a clock
+        that does not move (a server driven block by block, audio lost) gives `handed_at`."""
+        while self.audio.samples() <= onset_sample:
+            if time.monotonic() - handed_at > HEARD_WAIT_SECONDS:
+                return handed_at
+            time.sleep(HEARD_POLL_SECONDS)
+        return time.monotonic()
 
     def cue_note_off(self, phrase: CuePhrase, voice: Voice) -> None:
         with self._swap:
