@@ -193,7 +193,7 @@ def test_recording_by_command_writes_what_was_played_to_the_recordings_folder(
                   for i in range(0, len(frames), 3))
     assert loudest > 1e-3 * 2**23, "the press was recorded"
     again = send_command(engine, {"command": "stop_recording"})
-    assert again == {"ok": False, "error": "not recording"}
+    assert again == {"ok": False, "error": "nothing is being recorded"}
 
 
 def test_station_control_tags_an_observation_in_the_running_session(

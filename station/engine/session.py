@@ -89,7 +89,7 @@ class Sessions:
 
     def stop_recording(self) -> Path:
         if self.recording is None:
-            raise ControlError("not recording")
+            raise ControlError("nothing is being recorded")
         self._output.audio.stop_recording()
         path, self.recording = self.recording, None
         log.info("recording saved: %s", path)

@@ -143,9 +143,22 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     assert [c["activity"] for c in _commands(commands, "start_activity")] == [
         "call-and-response"]
 
-    # The station's own refusal, in its words.
+    # The station's own refusal, in its words: no cue waits any more.
+    cue_form.get_by_role("button", name="Stop waiting").click()
+    expect(page.locator("#status-cue")).to_have_text(
+        "The station refused: cancel_cue: no cue is waiting for an answer")
+
+    # Recording: only the button that applies is offered, as the station says.
+    recording_status = page.locator("#status-recording")
+    expect(page.get_by_role("button", name="Stop recording")).to_be_hidden()
+    page.get_by_role("button", name="Start recording").click()
+    expect(recording_status).to_have_text("Done.")
+    expect(summary.locator("[data-recording]")).to_contain_text("recording to ")
+    expect(page.get_by_role("button", name="Start recording")).to_be_hidden()
     page.get_by_role("button", name="Stop recording").click()
-    expect(page.locator("#status-recording")).to_have_text("The station refused: not recording")
+    expect(recording_status).to_have_text("Done.")
+    expect(summary.locator("[data-recording]")).to_have_text("not recording")
+    expect(page.get_by_role("button", name="Stop recording")).to_be_hidden()
 
     # A volume the contract does not allow is refused here, and nothing reaches the broker.
     volume_form = page.locator("form[action$='/set_volume']")

@@ -108,6 +108,14 @@ class Console:
         return f"{self.volume_percent} % of this client's ceiling{ceiling}"
 
     @property
+    def recording(self) -> str:
+        """"on" or "off" as the last ack said, "unknown" before one: which of Start and Stop
+        recording the console offers (both while it does not know)."""
+        if "recording" not in self.engine:
+            return "unknown"
+        return "on" if self.engine["recording"] else "off"
+
+    @property
     def recording_words(self) -> str:
         if "recording" not in self.engine:
             return "not known yet (shown after the first command)"
@@ -190,6 +198,7 @@ def live_payload(context: DashboardContext, found: SignedIn, key: StationKey) ->
         "feed": str(parts.feed(console)),
         "online": console.online, "controls": console.controls_enabled,
         "session": console.room.session_running,
+        "recording": console.recording,
         # The controls show what the station has now, unless someone is changing them.
         "settings": {"choose-client": console.room.client,
                      "choose-sound-set": console.room.sound_set,

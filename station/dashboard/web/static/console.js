@@ -50,6 +50,14 @@
     if (observeHint) { observeHint.hidden = running; }
   }
 
+  // Start or Stop recording, as the station last said; both until it has said.
+  function recording(state) {
+    root.dataset.recording = state;
+    document.querySelectorAll("[data-when-recording]").forEach(function (form) {
+      form.hidden = state !== "unknown" && form.dataset.whenRecording !== state;
+    });
+  }
+
   function enable(on) {
     root.dataset.controls = on ? "on" : "off";
     controls.forEach(function (fieldset) { fieldset.disabled = !on; });
@@ -75,6 +83,7 @@
     enable(data.controls);
     root.dataset.online = data.online ? "on" : "off";
     session(data.session);
+    recording(data.recording);
     Object.keys(data.settings).forEach(function (id) {
       var field = document.getElementById(id);
       var value = data.settings[id];
