@@ -115,3 +115,52 @@ def test_a_clients_sessions_read_back_as_the_client_page_shows_them(store: Store
     words = rows[0]["not_counted_reasons"]
     assert "too short" in words and "too soon after the last press" in words
     assert "contact bounce" in words
+
+
+def test_a_clients_sessions_carry_a_column_group_per_goal_and_per_sensor(store: Store) -> None:
+    from station.config.client import GoalSection
+
+    goal = GoalSection(name="answers-the-call", behaviour="responds", inputs=["big-red"],
+                       within_seconds=5.0, prompt_at_most="independent")
+    first = SessionScript(session="goal-session-1", first_seq=1).start()
+    for number, answered in enumerate((True, False)):
+        at, cue = 10.0 + 20.0 * number, f"cue-{number}"
+        first.at(at).add(EventType.CUE, detail={
+            "cue": cue, "attempt": 1, "targets": ["big-red"], "window_ms": 5000,
+            "call_ms": 750, "level": 0.4, "onset_sample": 1000})
+        if answered:
+            first.at(at + 2.5).press("big-red")
+            first.add(EventType.RESPONSE, "big-red", detail={
+                "cue": cue, "attempt": 1, "latency_ms": 2500.0}, seconds=at + 2.5)
+        else:
+            first.add(EventType.NO_RESPONSE, detail={"cue": cue, "attempt": 1, "final": True},
+                      seconds=at + 5.0)
+    for step, peak in enumerate((0.35, 0.5)):
+        first.at(60.0 + step).add(EventType.MOVEMENT, "squeeze", hold_ms=800.0,
+                                  detail={"peak": peak})
+    first.at(90.0).end()
+    second = SessionScript(session="goal-session-2", first_seq=first.seq).start()
+    second.seconds = 86400.0
+    second.at(86500.0).end()  # no cue and no sensor that day
+    for script in (first, second):
+        write(store, script.events,
+              summary=session_summary(script.events, 10.0, lambda client: [goal]))
+    out = io.StringIO(newline="")
+    with store.transaction() as db:
+        assert client_sessions_csv(db, out, "C-7F3K", BERLIN) == 2
+    header = out.getvalue().splitlines()[0].split(",")
+    assert header[len(CLIENT_SESSION_COLUMNS):] == [
+        "goal_answers-the-call_opportunities", "goal_answers-the-call_successes",
+        "goal_answers-the-call_percent", "goal_answers-the-call_latency_median_ms",
+        "sensor_squeeze_movements", "sensor_squeeze_lowest_peak_percent",
+        "sensor_squeeze_highest_peak_percent"]
+    with_cues, without = _rows(out.getvalue())
+    assert [with_cues[f"goal_answers-the-call_{field}"] for field in (
+        "opportunities", "successes", "percent", "latency_median_ms")] == [
+        "2", "1", "50.0", "2500.0"]
+    assert [with_cues[f"sensor_squeeze_{field}"] for field in (
+        "movements", "lowest_peak_percent", "highest_peak_percent")] == ["2", "35", "50"]
+    # A goal without an opportunity has no percentage; a sensor not used, no cells at all.
+    assert without["goal_answers-the-call_opportunities"] == "0"
+    assert without["goal_answers-the-call_percent"] == ""
+    assert without["sensor_squeeze_movements"] == ""

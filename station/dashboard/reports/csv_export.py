@@ -50,7 +50,47 @@ CLIENT_SESSION_COLUMNS = (
     "hold_count", "hold_median_ms", "hold_mean_ms", "hold_max_ms", "figures_from",
 )
 """``not_counted_reasons`` says it in words (``4 too short, 2 too soon after the last
-press``); one ``not_counted_<code>`` column per reason code gives the numbers."""
+press``); one ``not_counted_<code>`` column per reason code gives the numbers. After these
+come the columns of the client's goals and variable sensors (`goal_columns`,
+`sensor_columns`), as many as the sessions name."""
+
+GOAL_FIELDS = ("opportunities", "successes", "percent", "latency_median_ms")
+"""Per goal, ``goal_<name>_<field>``: its opportunities in the session, the successes, their
+percentage (empty without an opportunity) and the median latency of the answers, ms."""
+SENSOR_FIELDS = ("movements", "lowest_peak_percent", "highest_peak_percent")
+"""Per variable sensor, ``sensor_<name>_<field>``: its movements in the session, and how far
+the least and the farthest of them reached, in % of the client's range."""
+
+
+def _names(found: Iterable[dict[str, Any]]) -> list[str]:
+    """The keys of all `found` mappings, in the order they first appear."""
+    return list(dict.fromkeys(name for mapping in found for name in mapping))
+
+
+def goal_columns(trends: ClientTrends) -> list[str]:
+    return [f"goal_{name}_{field}" for name in _names(p.goals for p in trends.points)
+            for field in GOAL_FIELDS]
+
+
+def sensor_columns(trends: ClientTrends) -> list[str]:
+    return [f"sensor_{name}_{field}" for name in _names(p.sensors for p in trends.points)
+            for field in SENSOR_FIELDS]
+
+
+def _goal_cells(scored: dict[str, Any] | None) -> list[Any]:
+    if scored is None:  # not a goal of the client in that session
+        return [None] * len(GOAL_FIELDS)
+    latency = scored.get("latency_ms") or {}
+    return [scored.get("opportunities"), scored.get("successes"), scored.get("percent"),
+            latency.get("median")]
+
+
+def _sensor_cells(use: dict[str, Any] | None) -> list[Any]:
+    if use is None:  # the sensor was not used in that session
+        return [None] * len(SENSOR_FIELDS)
+    peaks = use.get("peaks")
+    reached = [round(float(peak) * 100) for peak in peaks] if peaks else [None, None]
+    return [use.get("movements", 0), *reached]
 
 
 def cell(value: Any) -> Any:
@@ -119,7 +159,10 @@ def session_events_csv(
 def write_client_sessions(out: TextIO, trends: ClientTrends, tz: tzinfo) -> int:
     """Write one row per session of `trends` (the client page's figures) as CSV; the number of
     rows."""
-    writer = _writer(out, CLIENT_SESSION_COLUMNS)
+    goals = _names(point.goals for point in trends.points)
+    sensors = _names(point.sensors for point in trends.points)
+    writer = _writer(out, (*CLIENT_SESSION_COLUMNS, *goal_columns(trends),
+                           *sensor_columns(trends)))
     for point in trends.points:
         rejected = point.rejected
         words = ", ".join(f"{rejected[code]} {reason_words(code)}" for code in by_count(rejected))
@@ -134,6 +177,8 @@ def write_client_sessions(out: TextIO, trends: ClientTrends, tz: tzinfo) -> int:
             *(rejected.get(code, 0) for code in REASON_ORDER),
             point.hold_count, point.hold_median_ms, point.hold_mean_ms, point.hold_max_ms,
             point.summary_source,
+            *(value for name in goals for value in _goal_cells(point.goals.get(name))),
+            *(value for name in sensors for value in _sensor_cells(point.sensors.get(name))),
         )])
     return len(trends.points)
 
