@@ -77,7 +77,9 @@ class TrackedCommand:
         if self.outcome == DONE:
             return "Done."
         if self.outcome == REFUSED:
-            return f"The station refused: {self.error}"
+            # The station names the command its words are about ("cancel_cue: no cue is
+            # waiting"): the person knows which button they pressed.
+            return f"The station refused: {self.error.removeprefix(f'{self.command}: ')}"
         if self.outcome == NOT_SENT:
             return ("Not sent: the connection to the broker was lost just then. Try again "
                     "when the banner is gone.")

@@ -146,7 +146,7 @@ def test_a_therapist_runs_a_session_from_the_console_and_sees_it_live(
     # The station's own refusal, in its words: no cue waits any more.
     cue_form.get_by_role("button", name="Stop waiting").click()
     expect(page.locator("#status-cue")).to_have_text(
-        "The station refused: cancel_cue: no cue is waiting for an answer")
+        "The station refused: no cue is waiting for an answer")
 
     # Recording: only the button that applies is offered, as the station says.
     recording_status = page.locator("#status-recording")
