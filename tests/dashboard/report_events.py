@@ -84,6 +84,20 @@ class SessionScript:
         detail = {key: value for key, value in (("tag", tag), ("note", note)) if value}
         return self.add(EventType.OBSERVATION, detail=detail)
 
+    def cue(self, cue: str, target: str, latency_ms: float | None) -> SessionScript:
+        """A cue on `target` now (5 s to answer), and its response after `latency_ms` (a
+        press on the target) or, with None, its final no-response."""
+        at = self.seconds
+        self.add(EventType.CUE, detail={
+            "cue": cue, "attempt": 1, "targets": [target], "window_ms": 5000,
+            "call_ms": 750, "level": 0.42, "onset_sample": 1000})
+        if latency_ms is None:
+            return self.add(EventType.NO_RESPONSE, detail={"cue": cue, "attempt": 1,
+                                                            "final": True}, seconds=at + 5.0)
+        self.at(at + latency_ms / 1000.0).press(target)
+        return self.add(EventType.RESPONSE, target, detail={
+            "cue": cue, "attempt": 1, "latency_ms": latency_ms})
+
     def sound(self, name: str) -> SessionScript:
         self.sound_set = name
         return self.add(EventType.SOUND_SET_CHANGED, detail={"sound_set": name})

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from station.config.client import GoalSection
-from station.contract.events import EventType
 from station.dashboard.store import Store
 from station.telemetry.aggregate import session_summary
 from tests.dashboard.browser import screenshot_folder, serious_violations, sign_in
@@ -31,18 +30,8 @@ def cue_session(day: int, answered: list[bool]) -> SessionScript:
     script = SessionScript(session=f"{day:012x}", first_seq=1 + day * 1000)
     script.at(day * DAY).start()
     for number, response in enumerate(answered):
-        cue = f"{day:04x}{number:04x}"
-        at = day * DAY + 10.0 + number * 20.0
-        script.at(at).add(EventType.CUE, detail={
-            "cue": cue, "attempt": 1, "targets": ["big-red"], "window_ms": 5000,
-            "call_ms": 750, "level": 0.42, "onset_sample": 1000})
-        if response:
-            script.at(at + 2.0).press("big-red")
-            script.add(EventType.RESPONSE, "big-red", detail={
-                "cue": cue, "attempt": 1, "latency_ms": 2000.0}, seconds=at + 2.0)
-        else:
-            script.add(EventType.NO_RESPONSE, detail={"cue": cue, "attempt": 1,
-                                                       "final": True}, seconds=at + 5.0)
+        script.at(day * DAY + 10.0 + number * 20.0).cue(
+            f"{day:04x}{number:04x}", "big-red", 2000.0 if response else None)
     return script.at(day * DAY + 200.0).end()
 
 

@@ -123,18 +123,8 @@ def test_a_clients_sessions_carry_a_column_group_per_goal_and_per_sensor(store: 
     goal = GoalSection(name="answers-the-call", behaviour="responds", inputs=["big-red"],
                        within_seconds=5.0, prompt_at_most="independent")
     first = SessionScript(session="goal-session-1", first_seq=1).start()
-    for number, answered in enumerate((True, False)):
-        at, cue = 10.0 + 20.0 * number, f"cue-{number}"
-        first.at(at).add(EventType.CUE, detail={
-            "cue": cue, "attempt": 1, "targets": ["big-red"], "window_ms": 5000,
-            "call_ms": 750, "level": 0.4, "onset_sample": 1000})
-        if answered:
-            first.at(at + 2.5).press("big-red")
-            first.add(EventType.RESPONSE, "big-red", detail={
-                "cue": cue, "attempt": 1, "latency_ms": 2500.0}, seconds=at + 2.5)
-        else:
-            first.add(EventType.NO_RESPONSE, detail={"cue": cue, "attempt": 1, "final": True},
-                      seconds=at + 5.0)
+    first.at(10.0).cue("cue-0", "big-red", 2500.0)
+    first.at(30.0).cue("cue-1", "big-red", None)
     for step, peak in enumerate((0.35, 0.5)):
         first.at(60.0 + step).add(EventType.MOVEMENT, "squeeze", hold_ms=800.0,
                                   detail={"peak": peak})
