@@ -1,11 +1,10 @@
-// The session console, live: server-sent events replace the state and the feed, switch the
-// controls on and off, and turn each command's "sent" into "done" or the station's words.
-// EventSource reconnects by itself; every connection starts complete.
+// The session console, live: server-sent events (live.js) replace the state and the feed,
+// switch the controls on and off, and turn each command's "sent" into "done" or the
+// station's words.
 (function () {
   "use strict";
   var root = document.getElementById("console");
-  if (!root || !window.EventSource) { return; }
-  var live = document.getElementById("live-status");
+  if (!root || !window.EventSource || !window.stationLive) { return; }
   var banner = document.getElementById("banner");
   var summary = document.getElementById("console-summary");
   var feed = document.getElementById("console-feed");
@@ -16,22 +15,7 @@
   var waiting = {};  // command id -> its status element
   var latest = {};  // command id -> what the last event said of it (it may beat the reply)
 
-  function say(text, state) { live.textContent = text; live.dataset.state = state; }
-
-  function duration(seconds) {
-    seconds = Math.max(0, Math.floor(seconds));
-    if (seconds < 60) { return seconds + " s"; }
-    var minutes = Math.floor(seconds / 60);
-    if (minutes < 60) { return minutes + " min"; }
-    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
-  }
-
-  function tick() {
-    var now = Date.now() / 1000 + offset;
-    summary.querySelectorAll("[data-since]").forEach(function (element) {
-      element.textContent = duration(now - parseFloat(element.dataset.since));
-    });
-  }
+  function tick() { window.stationLive.countSince(summary, offset); }
 
   function show(element, text, outcome) {
     if (!element) { return; }
@@ -180,15 +164,6 @@
   }
 
   session(root.dataset.session === "on");
-  var source = new EventSource(root.dataset.stream);
-  source.addEventListener("open", function () { say("Live: updates by itself", "live"); });
-  source.addEventListener("error", function () {
-    say("Live updates lost: reconnecting by itself…", "lost");
-  });
-  source.addEventListener("console", function (event) { apply(JSON.parse(event.data)); });
-  source.addEventListener("signed-out", function () {
-    source.close();
-    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
-  });
-  setInterval(tick, 15000);
+  window.stationLive.listen(root.dataset.stream, "console", apply, tick,
+                            window.location.pathname);
 }());

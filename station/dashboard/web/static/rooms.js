@@ -1,31 +1,15 @@
-// The rooms page, live: server-sent events replace the cards that changed. EventSource
-// reconnects by itself; every connection starts with the whole list, so nothing is missed.
+// The rooms page, live: server-sent events (live.js) replace the cards that changed; every
+// connection starts with the whole list.
 (function () {
   "use strict";
   var list = document.getElementById("rooms");
-  var live = document.getElementById("live-status");
   var banner = document.getElementById("banner");
   var empty = document.getElementById("no-rooms");
-  if (!list || !window.EventSource) { return; }
+  if (!list || !window.EventSource || !window.stationLive) { return; }
   // Durations count on the server's clock, whatever the tablet's clock says.
   var offset = parseFloat(list.dataset.now) - Date.now() / 1000;
 
-  function say(text, state) { live.textContent = text; live.dataset.state = state; }
-
-  function duration(seconds) {
-    seconds = Math.max(0, Math.floor(seconds));
-    if (seconds < 60) { return seconds + " s"; }
-    var minutes = Math.floor(seconds / 60);
-    if (minutes < 60) { return minutes + " min"; }
-    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
-  }
-
-  function tick() {
-    var now = Date.now() / 1000 + offset;
-    list.querySelectorAll("[data-since]").forEach(function (element) {
-      element.textContent = duration(now - parseFloat(element.dataset.since));
-    });
-  }
+  function tick() { window.stationLive.countSince(list, offset); }
 
   function card(html) {
     var template = document.createElement("template");
@@ -66,15 +50,5 @@
     tick();
   }
 
-  var source = new EventSource(list.dataset.stream);
-  source.addEventListener("open", function () { say("Live: updates by itself", "live"); });
-  source.addEventListener("error", function () {
-    say("Live updates lost: reconnecting by itself…", "lost");
-  });
-  source.addEventListener("rooms", function (event) { apply(JSON.parse(event.data)); });
-  source.addEventListener("signed-out", function () {
-    source.close();
-    window.location.assign("/login?next=/rooms");
-  });
-  setInterval(tick, 15000);
+  window.stationLive.listen(list.dataset.stream, "rooms", apply, tick, "/rooms");
 }());
