@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,8 +55,9 @@ def _where(record: Record) -> str:
     return record.topic if isinstance(record, Refusal) else str(record.station)
 
 
-def event_message(event: Event, station: StationKey) -> dict[str, Any]:
-    """The stored event as the station published it (``event.json``)."""
+def event_message(event: Event | Row[Any], station: StationKey) -> dict[str, Any]:
+    """The stored event (its ORM object, or a row of its table's columns) as the station
+    published it (``event.json``)."""
     message: dict[str, Any] = {key: getattr(event, key) for key in _ALWAYS}
     message.update(station=station.name, site=station.site, session=event.session_id or "")
     message.update({key: getattr(event, key) for key in _CONTEXT})
