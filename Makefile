@@ -39,7 +39,7 @@ install-pi:
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis data demo.wav demo-report.pdf build
 
-# The Pi install in an emulated Debian bookworm arm64 root (slow: most of half an hour on two
-# cores; not part of `make test`). As root.
+# The Pi install in an emulated Debian bookworm arm64 root (slow: 52 minutes on two cores;
+# not part of `make test`). As root.
 pi-check:
 	scripts/pi-check.sh

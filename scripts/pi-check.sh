@@ -5,8 +5,9 @@
 # headless `station demo` whose WAV must hold sound, and the installed engine playing on a
 # JACK server (the dummy driver). Prints how long each step took, and a JSON line at the end.
 #
-# Slow (pyo is compiled under emulation: most of half an hour on two cores), so it is not
-# part of `make test`: run it with `make pi-check` (as root: debootstrap, chroot, mounts).
+# Slow (52 minutes on two cores, most of it apt and pyo's compiler under emulation), so it
+# is not part of `make test`: run it with `make pi-check` (as root: debootstrap, chroot,
+# mounts). docs/running-as-a-service.md has each step's time.
 #
 #   sudo scripts/pi-check.sh            # reuses the root in /var/tmp/sensory-station-pi-root
 #                                       # if it is complete ($PI_CHECK_ROOT names another)
@@ -137,8 +138,10 @@ footprint() {
 demo() {
     local wav=/var/lib/sensory-station/pi-check-demo.wav
     rm -f "$root$wav"
+    # The report too goes where the station's user may write (the root's cwd is /).
     in_root runuser -u sensory-station -- /opt/sensory-station/venv/bin/station demo \
-        --config /etc/sensory-station/station.toml --seconds 5 --output "$wav" </dev/null
+        --config /etc/sensory-station/station.toml --seconds 5 --record "$wav" \
+        --report /var/lib/sensory-station/pi-check-report.pdf </dev/null
     wav_has_sound "$wav"
 }
 
@@ -175,7 +178,8 @@ plays_on_jack() {
             sleep 0.2
         done
         /opt/sensory-station/venv/bin/station demo --config /etc/sensory-station/station.toml \
-            --set audio.backend=jack --seconds 4 --record "$1" </dev/null' jack-demo "$wav"
+            --set audio.backend=jack --seconds 4 --record "$1" \
+            --report /var/lib/sensory-station/pi-check-jack-report.pdf </dev/null' jack-demo "$wav"
     wav_has_sound "$wav"
 }
 
