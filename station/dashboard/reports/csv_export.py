@@ -51,8 +51,8 @@ CLIENT_SESSION_COLUMNS = (
 )
 """``not_counted_reasons`` says it in words (``4 too short, 2 too soon after the last
 press``); one ``not_counted_<code>`` column per reason code gives the numbers. After these
-come the columns of the client's goals and variable sensors (`goal_columns`,
-`sensor_columns`), as many as the sessions name."""
+come the columns of the client's goals and variable sensors (`GOAL_FIELDS`,
+`SENSOR_FIELDS`), as many as the sessions name."""
 
 GOAL_FIELDS = ("opportunities", "successes", "percent", "latency_median_ms")
 """Per goal, ``goal_<name>_<field>``: its opportunities in the session, the successes, their
@@ -67,14 +67,8 @@ def _names(found: Iterable[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(name for mapping in found for name in mapping))
 
 
-def goal_columns(trends: ClientTrends) -> list[str]:
-    return [f"goal_{name}_{field}" for name in _names(p.goals for p in trends.points)
-            for field in GOAL_FIELDS]
-
-
-def sensor_columns(trends: ClientTrends) -> list[str]:
-    return [f"sensor_{name}_{field}" for name in _names(p.sensors for p in trends.points)
-            for field in SENSOR_FIELDS]
+def _columns(prefix: str, names: list[str], fields: tuple[str, ...]) -> list[str]:
+    return [f"{prefix}_{name}_{field}" for name in names for field in fields]
 
 
 def _goal_cells(scored: dict[str, Any] | None) -> list[Any]:
@@ -161,8 +155,8 @@ def write_client_sessions(out: TextIO, trends: ClientTrends, tz: tzinfo) -> int:
     rows."""
     goals = _names(point.goals for point in trends.points)
     sensors = _names(point.sensors for point in trends.points)
-    writer = _writer(out, (*CLIENT_SESSION_COLUMNS, *goal_columns(trends),
-                           *sensor_columns(trends)))
+    writer = _writer(out, (*CLIENT_SESSION_COLUMNS, *_columns("goal", goals, GOAL_FIELDS),
+                           *_columns("sensor", sensors, SENSOR_FIELDS)))
     for point in trends.points:
         rejected = point.rejected
         words = ", ".join(f"{rejected[code]} {reason_words(code)}" for code in by_count(rejected))
