@@ -123,8 +123,9 @@ class AudioOutput:
         """When (monotonic) a note started at `handed_at`, just after the audio clock read
         `onset_sample`, went out: the first moment the clock is seen past that sample, when
         the block that holds its first sample has been rendered and handed to the device.
-        Polled off the press path (a cue's own thread), without the engine's lock; a clock
-        that does not move (a server driven block by block, audio lost) gives `handed_at`."""
+        Polled off the press path (by the thread that started the cue), without the engine's
+        lock; a clock that does not move (a server driven block by block, audio lost) gives
+        `handed_at` after HEARD_WAIT_SECONDS."""
         while self.audio.samples() <= onset_sample:
             if time.monotonic() - handed_at > HEARD_WAIT_SECONDS:
                 return handed_at
