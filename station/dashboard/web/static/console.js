@@ -71,7 +71,8 @@
     Object.keys(data.settings).forEach(function (id) {
       var field = document.getElementById(id);
       var value = data.settings[id];
-      if (field && value !== null && value !== "" && field !== document.activeElement) {
+      if (field && value !== null && value !== "" && field !== document.activeElement &&
+          field.dataset.edited !== "yes") {
         field.value = String(value);
       }
     });
@@ -113,6 +114,13 @@
     return message ? message.textContent : "Not sent (" + response.status + "). Reload the page.";
   }
 
+  // A client or sound set picked but not yet sent stays picked: a live update in between
+  // would otherwise put back the station's one, and "Choose" would send that.
+  document.querySelectorAll("form[data-command] select, form[data-command] input").forEach(
+    function (field) {
+      field.addEventListener("input", function () { field.dataset.edited = "yes"; });
+    });
+
   document.querySelectorAll("form[data-command]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -120,6 +128,9 @@
       var status = form.dataset.status ? document.getElementById(form.dataset.status)
         : form.querySelector(".command-status");
       var body = new FormData(form);
+      form.querySelectorAll("[data-edited]").forEach(function (field) {
+        delete field.dataset.edited;  // sent: it follows the station again
+      });
       if (event.submitter && event.submitter.name) {
         body.append(event.submitter.name, event.submitter.value);
       }
