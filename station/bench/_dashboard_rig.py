@@ -4,6 +4,7 @@ page, with the time of each press and of each change of the count in the page.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -117,15 +118,32 @@ class BenchDashboard:
                 raise SystemExit("the dashboard did not become healthy")
         self.start_to_healthy_s = time.monotonic() - began
 
-    def rss_mb(self) -> float:
+    def _processes(self) -> list[int]:
+        """The dashboard's process and its children (ingest's, and multiprocessing's
+        resource tracker)."""
         assert self.process is not None
-        return rss_megabytes(self.process.pid)
+        found = [self.process.pid]
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(pid) for pid in (task / "children").read_text().split()]
+        return found
+
+    def rss_mb(self) -> float:
+        """Its processes' resident memory in all."""
+        total = 0.0
+        for pid in self._processes():
+            with contextlib.suppress(OSError, RuntimeError):
+                total += rss_megabytes(pid)
+        return total
 
     def cpu_seconds(self) -> float:
-        """The processor time it has used, all its threads (user and system)."""
-        assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """The processor time its processes have used, all their threads (user and system)."""
+        total = 0
+        for pid in self._processes():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process is not None:

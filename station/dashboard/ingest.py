@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +92,9 @@ class IngestStatus:
 
 
 @dataclass(frozen=True)
-class _Arrival:
+class Arrival:
+    """A message as it came from the broker, not read yet."""
+
     topic: str
     payload: bytes
     retained: bool
@@ -100,6 +102,67 @@ class _Arrival:
     qos: int
     received: float
     connection: int
+
+
+class BatchWriter:
+    """Reads a batch of arrivals against the contract and writes it in one transaction.
+
+    `write` raises OperationalError or InterfaceError while the database is out of reach
+    (the caller retries); a batch the database refuses otherwise is stored one message at
+    a time, the refused ones counted as unstorable. Refusals are logged the first, 2nd, 4th,
+    8th... time for each reason."""
+
+    def __init__(self, store: Store, topic_root: str,
+                 clock: Callable[[], float] = time.time,
+                 on_commit: Callable[[set[StationKey]], None] | None = None) -> None:
+        self.store = store
+        self.topic_root = topic_root
+        self.clock = clock
+        self.on_commit = on_commit
+        """Called after each committed batch with the stations it touched; it must not
+        block (the rooms page's hub only wakes its listeners)."""
+        self._logged: Counter[IngestReason] = Counter()
+
+    def write(self, batch: Sequence[Arrival]) -> None:
+        records: list[Record] = []
+        for arrival in batch:
+            record = read_message(arrival.topic, arrival.payload, self.topic_root,
+                                  arrival.received, arrival.retained)
+            if record is not None:
+                records.append(record)
+        try:
+            result = self.store.write(records)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            # One record the database will not take must not hold up the rest.
+            log.exception("the database refused a batch of %d messages; storing them one by "
+                          "one", len(records))
+            result = self.store.write_each(records, self.clock())
+        self._log(records, result)
+        if self.on_commit is not None:
+            stations = {record.station for record in records if not isinstance(record, Refusal)}
+            try:
+                self.on_commit(stations)
+            except Exception:  # a listener's failure must not stop the writer
+                log.exception("a listener of ingest's commits failed")
+
+    def _log(self, records: list[Record], result: BatchResult) -> None:
+        refusals = {record.reason: record for record in records if isinstance(record, Refusal)}
+        for reason, number in result.counted.items():
+            before = self._logged[reason]
+            self._logged[reason] += number
+            # The first, then the 2nd, 4th, 8th...: a flood from one publisher stays readable.
+            if before == 0 or before.bit_length() != self._logged[reason].bit_length():
+                refusal = refusals.get(reason)
+                where = f" on {refusal.topic}: {refusal.problem}" if refusal else ""
+                if reason.refuses:
+                    log.warning("refused a message (%s)%s; %d refused for this reason since "
+                                "start, none stored", reason.value, where,
+                                self._logged[reason])
+                else:
+                    log.info("%d message(s) counted as %s since start", self._logged[reason],
+                             reason.value)
 
 
 class Ingest:
@@ -111,27 +174,30 @@ class Ingest:
     to the broker (paho's manual acknowledgement).
     """
 
-    def __init__(self, store: Store, settings: IngestSettings,
+    def __init__(self, store: Store | None, settings: IngestSettings,
                  clock: Callable[[], float] = time.time,
-                 on_commit: Callable[[set[StationKey]], None] | None = None) -> None:
+                 on_commit: Callable[[set[StationKey]], None] | None = None,
+                 write: Callable[[Sequence[Arrival]], None] | None = None) -> None:
+        """`store` and `on_commit` make the `BatchWriter` that writes each batch (on the
+        writer thread); or `write` does it instead (`IngestProcess`: in another process)."""
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.on_commit = on_commit
-        """Called on the writer thread after each committed batch with the stations it
-        touched; it must not block (the rooms page's hub only wakes its listeners)."""
+        if write is None:
+            assert store is not None
+            write = BatchWriter(store, settings.topic_root, clock, on_commit).write
+        self._write_batch = write
         self._since: float | None = None
         self._problem = "not connected yet"
         self._lag: float | None = None
         self._database_problem = ""
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        self._queue: queue.SimpleQueue[_Arrival] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Arrival] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._committed = threading.Condition()
         self._connection = 0  # changes on every connect and disconnect
         self._ack_lock = threading.Lock()
-        self._logged: Counter[IngestReason] = Counter()
         self._writer: threading.Thread | None = None
         self.client = self._make_client()
 
@@ -199,7 +265,7 @@ class Ingest:
 
     def _on_message(self, client: mqtt.Client, userdata: Any,
                     message: mqtt.MQTTMessage) -> None:
-        self._queue.put(_Arrival(message.topic, bytes(message.payload), bool(message.retain),
+        self._queue.put(Arrival(message.topic, bytes(message.payload), bool(message.retain),
                                  message.mid, message.qos, self.clock(), self._connection))
 
     # -- the writer thread -------------------------------------------------------------------
@@ -221,18 +287,12 @@ class Ingest:
                 # Unacknowledged, the batch comes again after the next reconnect.
                 log.exception("ingest could not store a batch of %d messages", len(batch))
 
-    def _store(self, batch: list[_Arrival]) -> bool:
+    def _store(self, batch: list[Arrival]) -> bool:
         """Write `batch`; False if the database stayed out of reach until ingest stopped."""
-        records: list[Record] = []
-        for arrival in batch:
-            record = read_message(arrival.topic, arrival.payload, self.settings.topic_root,
-                                  arrival.received, arrival.retained)
-            if record is not None:
-                records.append(record)
         pause = 1.0
         while True:
             try:
-                result = self._write(records)
+                self._write_batch(batch)
                 break
             except (OperationalError, InterfaceError) as error:
                 log.error("the dashboard's database cannot be written (%s); the broker keeps "
@@ -243,52 +303,17 @@ class Ingest:
                 pause = min(pause * 2, 30.0)
         self._database_problem = ""
         self._lag = self.clock() - batch[0].received
-        self._log(records, result)
         with self._committed:
             self._committed.notify_all()
-        if self.on_commit is not None:
-            stations = {record.station for record in records if not isinstance(record, Refusal)}
-            try:
-                self.on_commit(stations)
-            except Exception:  # a listener's failure must not stop the writer
-                log.exception("a listener of ingest's commits failed")
         return True
 
-    def _write(self, records: list[Record]) -> BatchResult:
-        try:
-            return self.store.write(records)
-        except (OperationalError, InterfaceError):
-            raise
-        except Exception:
-            # One record the database will not take must not hold up the rest.
-            log.exception("the database refused a batch of %d messages; storing them one by "
-                          "one", len(records))
-            return self.store.write_each(records, self.clock())
-
-    def _acknowledge(self, batch: list[_Arrival]) -> None:
+    def _acknowledge(self, batch: list[Arrival]) -> None:
         # A message from an earlier connection is not acknowledged: the broker sends it
         # again on the new one, and its packet id may by now name another message.
         with self._ack_lock:
             for arrival in batch:
                 if arrival.qos and arrival.connection == self._connection:
                     self.client.ack(arrival.mid, arrival.qos)
-
-    def _log(self, records: list[Record], result: BatchResult) -> None:
-        refusals = {record.reason: record for record in records if isinstance(record, Refusal)}
-        for reason, number in result.counted.items():
-            before = self._logged[reason]
-            self._logged[reason] += number
-            # The first, then the 2nd, 4th, 8th...: a flood from one publisher stays readable.
-            if before == 0 or before.bit_length() != self._logged[reason].bit_length():
-                refusal = refusals.get(reason)
-                where = f" on {refusal.topic}: {refusal.problem}" if refusal else ""
-                if reason.refuses:
-                    log.warning("refused a message (%s)%s; %d refused for this reason since "
-                                "start, none stored", reason.value, where,
-                                self._logged[reason])
-                else:
-                    log.info("%d message(s) counted as %s since start", self._logged[reason],
-                             reason.value)
 
     # -- running ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -336,4 +361,5 @@ class Ingest:
 
     def gaps(self) -> list[SeqGap]:
         """Each station's missing seq ranges: what `GapFiller` asks stations to replay."""
+        assert self.store is not None
         return self.store.gaps()

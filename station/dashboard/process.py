@@ -1,11 +1,13 @@
-"""`station dashboard`: ingest and the web server in one process.
+"""`station dashboard`: the web server, and ingest in a child process.
 
 Threads: the main thread runs the event loop of the web server (uvicorn, in-process) and the
-loop's watchdog task, which pings systemd only while ingest's writer thread is alive, so a
-hung page server or a dead writer gets the process restarted. Ingest has paho's network
-thread and its writer thread. A database thread brings the schema up to date at start and
-keeps trying while the database is down; pages answer meanwhile, saying what is wrong, and
-ingest starts once the database is ready.
+loop's watchdog task, which pings systemd only while ingest lives, so a hung page server or
+a dead ingest gets the dashboard restarted. Ingest's broker side (paho's network thread,
+the contract checks) runs in a process of its own and hands each checked batch to a thread
+here that writes it (`IngestProcess`: in one process, ingest fell behind at one core). A
+database thread brings the schema up to date at start and keeps trying while the database
+is down; pages answer meanwhile, saying what is wrong, and ingest starts once the database
+is ready.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from station import sdnotify
 from station.config import DashboardConfig
 from station.dashboard.accounts import Accounts
 from station.dashboard.commands import CommandDesk
-from station.dashboard.ingest import Ingest, IngestSettings, IngestStatus
+from station.dashboard.ingest import IngestSettings, IngestStatus
+from station.dashboard.ingest_process import IngestProcess
 from station.dashboard.limits import LoginLimiter
 from station.dashboard.live import LiveHub
 from station.dashboard.replay import GapFiller
@@ -99,7 +102,7 @@ class DashboardProcess:
         self.stopping = threading.Event()
         self.hub = LiveHub()
         self.store = Store(open_engine(config.database_url))
-        self.ingest: Ingest | None = None
+        self.ingest: IngestProcess | None = None
         self.gap_filler: GapFiller | None = None
         self.command_desk: CommandDesk | None = None
         self.retention = Retention(self.store, config.retention_days)
@@ -141,8 +144,8 @@ class DashboardProcess:
         if self.stopping.is_set():
             return
         self._database_problem = ""
-        self.ingest = Ingest(self.store, ingest_settings(self.config),
-                             on_commit=self.hub.changed)
+        self.ingest = IngestProcess(self.store, ingest_settings(self.config),
+                                    on_commit=self.hub.changed)
         self.ingest.start()
         # Whatever the store lacks of a station's seq, it asks the station to publish again.
         self.gap_filler = GapFiller(self.store, ingest_settings(self.config))
@@ -161,7 +164,7 @@ class DashboardProcess:
         last = 0.0
         while not self.server.should_exit:
             if self.ingest is not None and not self.ingest.writing:
-                log.error("ingest's writer thread died; stopping so that it is restarted")
+                log.error("ingest stopped; the dashboard stops so that it is restarted")
                 self.server.should_exit = True
                 self.failed = True
                 return
