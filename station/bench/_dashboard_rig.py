@@ -52,7 +52,9 @@ class BenchDashboard:
     therapist who has the station's client. `start()` times it to systemd's READY=1."""
 
     def __init__(self, folder: Path, broker_port: int, database_url: str,
-                 protocol: str = "5", nice: int = 0) -> None:
+                 ingest_protocol: str = "3.1.1", protocol: str = "5",
+                 nice: int = 0) -> None:
+        """`protocol`: the broker's (the embedded development broker speaks only 3.1.1)."""
         folder.mkdir(parents=True, exist_ok=True)
         self.nice = nice  # beside a station it runs as its unit does (Nice=10)
         self.folder = folder
@@ -61,7 +63,8 @@ class BenchDashboard:
         self.config.write_text(
             f'[dashboard]\nport = {self.port}\ndata_dir = "data"\n'
             f"database_url = {json.dumps(database_url)}\n\n[mqtt]\nport = {broker_port}\n"
-            f"protocol = {json.dumps(protocol)}\n",
+            f"protocol = {json.dumps(protocol)}\n"
+            f"ingest_protocol = {json.dumps(ingest_protocol)}\n",
             encoding="utf-8")
         self.process: subprocess.Popen[Any] | None = None
         self.start_to_ready_s = 0.0
@@ -269,7 +272,7 @@ class DashboardBeside:
     def __init__(self, folder: Path, broker_port: int, client: str) -> None:
         self.dashboard = BenchDashboard(
             folder, broker_port, f"sqlite:///{folder / 'data' / 'dashboard.sqlite3'}", "3.1.1",
-            nice=DASHBOARD_NICE)
+            "3.1.1", nice=DASHBOARD_NICE)
         self.page: RoomsPage | None = None
         try:
             self.dashboard.add_therapist(client)

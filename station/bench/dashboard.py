@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ingest-seconds", type=float, help="how long they publish (20)")
     parser.add_argument("--backends", nargs="+", choices=("sqlite", "postgresql"),
                         default=["sqlite", "postgresql"], help="databases for ingest")
-    parser.add_argument("--mqtt-protocol", choices=("5", "3.1.1"), default="5",
-                        help="the dashboard's MQTT protocol (default 5, as it ships)")
+    parser.add_argument("--mqtt-protocol", choices=("5", "3.1.1"), default="3.1.1",
+                        help="ingest's MQTT protocol (its `ingest_protocol`; default 3.1.1, "
+                        "as it ships)")
     parser.add_argument("--client-database", default="",
                         help="client_page: database URL to fill and read (a new SQLite file)")
     parser.add_argument("--client-sessions", type=int, help="client_page: sessions (200)")

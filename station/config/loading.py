@@ -239,7 +239,7 @@ def load_dashboard(path: Path | str, overrides: Sequence[str] = ()) -> Dashboard
             host=mqtt.host or "127.0.0.1", port=mqtt.port, topic_root=mqtt.topic_root,
             username=section.mqtt_username, password=section.mqtt_password.get_secret_value(),
             protocol="3.1.1" if not mqtt.host or mqtt.protocol == "3.1.1" else "5",
-            tls=mqtt.uses_tls, ca_file=_file(station, mqtt.ca_file),
+            ingest_protocol="3.1.1", tls=mqtt.uses_tls, ca_file=_file(station, mqtt.ca_file),
             cert_file=_file(station, mqtt.cert_file), key_file=_file(station, mqtt.key_file),
         )
         return resolve(path, section, station.data_dir, broker, section.enabled)

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from station.contract.schemas import NAME_PATTERN, problems
@@ -76,7 +77,13 @@ def _finite(text: str) -> float:
     return number
 
 
+# One decoder for every message (json.loads with options builds a new one each call).
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+@lru_cache(maxsize=4096)
 def _where(topic: str, root: str) -> tuple[StationKey, Kind] | None:
+    """The station and kind of `topic` (remembered: each station sends on a few topics)."""
     parts = topic.removeprefix(f"{root}/").split("/", 2)
     if not topic.startswith(f"{root}/") or len(parts) < 3:
         return None
@@ -86,6 +93,14 @@ def _where(topic: str, root: str) -> tuple[StationKey, Kind] | None:
         if kind.topic(topics) == topic:
             return key, kind
     return None
+
+
+@lru_cache(maxsize=4096)
+def _wrong_name(station: StationKey) -> str:
+    for name in station:
+        if not _NAME.fullmatch(name):
+            return f"{name!r} in the topic is not a site or station name"
+    return ""
 
 
 def read_message(
@@ -101,10 +116,9 @@ def read_message(
     def refuse(reason: IngestReason, problem: str) -> Refusal:
         return Refusal(reason, topic, problem, received)
 
-    for name in (station.site, station.name):
-        if not _NAME.fullmatch(name):
-            return refuse(IngestReason.BAD_TOPIC,
-                          f"{name!r} in the topic is not a site or station name")
+    wrong_name = _wrong_name(station)
+    if wrong_name:
+        return refuse(IngestReason.BAD_TOPIC, wrong_name)
     if len(payload) > kind.max_bytes:
         return refuse(IngestReason.OVERSIZED,
                       f"{len(payload)} bytes; {kind.schema} messages take at most "
@@ -116,7 +130,7 @@ def read_message(
     document: Any = text
     if kind.json:
         try:
-            document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+            document = _DECODER.decode(text)
         except ValueError as error:
             return refuse(IngestReason.NOT_JSON, f"not JSON: {error}")
     wrong = problems(kind.schema, document)

@@ -104,6 +104,15 @@ class Arrival:
     connection: int
 
 
+Message = tuple[str, bytes, float, bool]
+"""An arrival's topic, payload, time received and retain flag: all a `BatchWriter` reads (a
+tuple, which crosses a pipe quicker than an `Arrival`)."""
+
+
+def message(arrival: Arrival) -> Message:
+    return (arrival.topic, arrival.payload, arrival.received, arrival.retained)
+
+
 class BatchWriter:
     """Reads a batch of arrivals against the contract and writes it in one transaction.
 
@@ -124,10 +133,13 @@ class BatchWriter:
         self._logged: Counter[IngestReason] = Counter()
 
     def write(self, batch: Sequence[Arrival]) -> None:
+        self.write_messages([message(arrival) for arrival in batch])
+
+    def write_messages(self, batch: Sequence[Message]) -> None:
+        """`write` of what `message` keeps of each arrival."""
         records: list[Record] = []
-        for arrival in batch:
-            record = read_message(arrival.topic, arrival.payload, self.topic_root,
-                                  arrival.received, arrival.retained)
+        for topic, payload, received, retained in batch:
+            record = read_message(topic, payload, self.topic_root, received, retained)
             if record is not None:
                 records.append(record)
         try:

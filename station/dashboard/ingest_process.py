@@ -33,7 +33,15 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from station.dashboard.ingest import Arrival, BatchWriter, Ingest, IngestSettings, IngestStatus
+from station.dashboard.ingest import (
+    Arrival,
+    BatchWriter,
+    Ingest,
+    IngestSettings,
+    IngestStatus,
+    Message,
+    message,
+)
 from station.dashboard.store import StationKey, Store
 
 log = logging.getLogger(__name__)
@@ -103,9 +111,9 @@ class IngestProcess:
             log.error("the ingest process ended (exit code %s)",
                       self._process.exitcode if self._process is not None else None)
 
-    def _write(self, batch: list[Arrival]) -> tuple[str, str]:
+    def _write(self, batch: list[Message]) -> tuple[str, str]:
         try:
-            self._writer.write(batch)
+            self._writer.write_messages(batch)
             return "written", ""
         except (OperationalError, InterfaceError) as error:
             return "unreachable", str(error.orig or error)
@@ -162,7 +170,7 @@ class _WriteOverPipe:
 
     def __call__(self, batch: Sequence[Arrival]) -> None:
         with self.sending:
-            self.connection.send(("write", list(batch)))
+            self.connection.send(("write", [message(arrival) for arrival in batch]))
         try:
             answer, problem = self.connection.recv()
         except EOFError:

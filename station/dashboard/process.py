@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
@@ -144,8 +145,10 @@ class DashboardProcess:
         if self.stopping.is_set():
             return
         self._database_problem = ""
-        self.ingest = IngestProcess(self.store, ingest_settings(self.config),
-                                    on_commit=self.hub.changed)
+        self.ingest = IngestProcess(
+            self.store, replace(ingest_settings(self.config),
+                                protocol=self.config.broker.ingest_protocol),
+            on_commit=self.hub.changed)
         self.ingest.start()
         # Whatever the store lacks of a station's seq, it asks the station to publish again.
         self.gap_filler = GapFiller(self.store, ingest_settings(self.config))

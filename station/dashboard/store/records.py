@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class IngestReason(StrEnum):
@@ -39,9 +39,11 @@ class IngestReason(StrEnum):
         return self not in (IngestReason.DUPLICATE, IngestReason.SEQ_REUSED)
 
 
-@dataclass(frozen=True, order=True)
-class StationKey:
-    """A station as topics and events name it: its site and its id within the site."""
+class StationKey(NamedTuple):
+    """A station as topics and events name it: its site and its id within the site.
+
+    A named tuple, not a dataclass: ingest hashes and compares it several times for every
+    message, and a tuple does that in C."""
 
     site: str
     name: str

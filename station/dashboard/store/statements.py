@@ -16,7 +16,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from station.contract.events import EventType
 from station.dashboard.store.models import (
-    Event,
     SessionParticipant,
     SessionSoundSet,
     StoredGap,
@@ -40,8 +39,6 @@ def higher(column: Any, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class BatchStatements:
-    events: Any
-    """New events; one already stored (its id) is left as it is."""
     session_span: Any
     """``b_id``, ``b_first``, ``b_last``: a session's earliest and latest event."""
     session_started: Any
@@ -65,8 +62,6 @@ def batch_statements(dialect: str) -> BatchStatements:
     played = SessionSoundSet.__table__.c
     gaps = StoredGap.__table__.c
     return BatchStatements(
-        events=dialect_insert(dialect, Event.__table__).on_conflict_do_nothing(
-            index_elements=[Event.id]),
         session_span=update(TherapySession).where(by_id).values(
             first_t_wall=lower(sessions.first_t_wall, bindparam("b_first")),
             last_t_wall=higher(sessions.last_t_wall, bindparam("b_last"))),
