@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import cache
 from typing import Any
 
 from sqlalchemy import select, tuple_
@@ -156,8 +155,16 @@ def _insert_events(
                      message["sound_set"], message["t_wall"], message["t_mono"], get("input"),
                      get("reason"), get("hold_ms"), get("gap_ms"), get("press_t_mono"),
                      get("press_t_wall"), json.dumps(get("detail")), record.received))
-    if rows:
-        connection.exec_driver_sql(_event_insert(connection.dialect.name), rows)
+    if rows and connection.dialect.name == "postgresql":
+        # One statement for the whole batch, a column array a parameter: PostgreSQL then
+        # plans and runs one INSERT, not one per row.
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        for index in _FLOAT_COLUMNS:  # an array is one type: a whole number as a float
+            columns[index] = [None if value is None else float(value)
+                              for value in columns[index]]
+        connection.exec_driver_sql(_POSTGRES_EVENT_INSERT, tuple(columns))
+    elif rows:
+        connection.exec_driver_sql(_SQLITE_EVENT_INSERT, rows)
     return {row[0] for row in rows}
 
 
@@ -168,14 +175,20 @@ _EVENT_COLUMNS = ("id", "station_id", "seq", "type", "session_id", "client", "so
                   "press_t_wall", "detail", "received")
 
 
-@cache
-def _event_insert(dialect: str) -> str:
-    """``INSERT ... ON CONFLICT (id) DO NOTHING`` in the driver's own parameter style."""
-    postgres = dialect == "postgresql"
-    marks = ["CAST(%s AS JSONB)" if postgres and name == "detail" else "%s" if postgres
-             else "?" for name in _EVENT_COLUMNS]
-    return (f"INSERT INTO {Event.__tablename__} ({', '.join(_EVENT_COLUMNS)}) "
-            f"VALUES ({', '.join(marks)}) ON CONFLICT (id) DO NOTHING")
+# Each column's PostgreSQL array type, in that order (``detail`` as text, cast per row).
+_POSTGRES_ARRAYS = ("varchar", "integer", "bigint", "varchar", "varchar", "varchar", "varchar",
+                    "float8", "float8", "varchar", "varchar", "float8", "float8", "float8",
+                    "float8", "text", "float8")
+_FLOAT_COLUMNS = [index for index, kind in enumerate(_POSTGRES_ARRAYS) if kind == "float8"]
+_COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
+_SQLITE_EVENT_INSERT = (
+    f"INSERT INTO {Event.__tablename__} ({_COLUMN_LIST}) "
+    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)}) ON CONFLICT (id) DO NOTHING")
+_POSTGRES_EVENT_INSERT = (
+    f"INSERT INTO {Event.__tablename__} ({_COLUMN_LIST}) "
+    f"SELECT {_COLUMN_LIST.replace('detail', 'CAST(detail AS JSONB)')} FROM unnest("
+    + ", ".join(f"%s::{kind}[]" for kind in _POSTGRES_ARRAYS)
+    + f") AS batch({_COLUMN_LIST}) ON CONFLICT (id) DO NOTHING")
 
 
 def _ensure_clients(db: Session, records: list[EventRecord]) -> None:
