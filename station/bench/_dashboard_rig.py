@@ -121,7 +121,7 @@ class BenchDashboard:
                 raise SystemExit("the dashboard did not become healthy")
         self.start_to_healthy_s = time.monotonic() - began
 
-    def _processes(self) -> list[int]:
+    def processes(self) -> list[int]:
         """The dashboard's process and its children (ingest's, and multiprocessing's
         resource tracker)."""
         assert self.process is not None
@@ -134,7 +134,7 @@ class BenchDashboard:
     def rss_mb(self) -> float:
         """Its processes' resident memory in all."""
         total = 0.0
-        for pid in self._processes():
+        for pid in self.processes():
             with contextlib.suppress(OSError, RuntimeError):
                 total += rss_megabytes(pid)
         return total
@@ -142,7 +142,7 @@ class BenchDashboard:
     def cpu_seconds(self) -> float:
         """The processor time its processes have used, all their threads (user and system)."""
         total = 0
-        for pid in self._processes():
+        for pid in self.processes():
             with contextlib.suppress(OSError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 total += int(fields[11]) + int(fields[12])
@@ -183,7 +183,9 @@ class PressingStation:
 class RoomsPage:
     """Chromium (headless) signed in to the dashboard's rooms page, watching the count."""
 
-    def __init__(self) -> None:
+    def __init__(self, nice: int = 0) -> None:
+        """`nice`: the browser's processes' niceness (`DashboardBeside`: the tablet's
+        stand-in, which on a Pi would not run there at all)."""
         if not CHROMIUM.exists():
             raise SystemExit("the benchmark needs Debian's chromium (apt-get install chromium)")
         from playwright.sync_api import sync_playwright
@@ -192,6 +194,12 @@ class RoomsPage:
         arguments = CHROMIUM_ARGS + (["--no-sandbox"] if os.geteuid() == 0 else [])
         self.browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                         args=arguments)
+        if nice:
+            # The processes it starts later (a page's renderer) inherit it.
+            for pid in _descendants(os.getpid()):
+                with contextlib.suppress(OSError):
+                    if "chromium" in os.readlink(f"/proc/{pid}/exe"):
+                        os.setpriority(os.PRIO_PROCESS, pid, nice)
         self.page: Any = None
 
     def open(self, dashboard: BenchDashboard, timeout_s: float = 60.0,
@@ -265,6 +273,22 @@ def press_latencies(station: PressingStation, page: RoomsPage, presses: int,
 DASHBOARD_NICE = 10
 
 
+def _descendants(root: int) -> list[int]:
+    """Every process below `root`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, waiting = [], [root]
+    while waiting:
+        for child in children.get(waiting.pop(), []):
+            found.append(child)
+            waiting.append(child)
+    return found
+
+
 class DashboardBeside:
     """`station dashboard` on a station's broker and chromium on its rooms page, live, for
     `station bench latency --with-dashboard`. The embedded broker speaks MQTT 3.1.1."""
@@ -277,7 +301,7 @@ class DashboardBeside:
         try:
             self.dashboard.add_therapist(client)
             self.dashboard.start()
-            self.page = RoomsPage()
+            self.page = RoomsPage(nice=DASHBOARD_NICE)
             self.page.open(self.dashboard, watch=False)
         except BaseException:
             self.close()
@@ -289,6 +313,18 @@ class DashboardBeside:
                 "rss_mb": round(self.dashboard.rss_mb(), 1),
                 "cpu_s": round(self.dashboard.cpu_seconds(), 2),
                 "browser": "chromium on the rooms page, live over server-sent events"}
+
+    def watched(self) -> dict[str, int]:
+        """Its two processes by name, for the xruns' attribution (not chromium's many)."""
+        found = {}
+        for pid in self.dashboard.processes():
+            with contextlib.suppress(OSError):
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"spawn_main" in command:
+                    found["dashboard-ingest"] = pid
+                elif b"resource_tracker" not in command:
+                    found["dashboard"] = pid
+        return found
 
     def close(self) -> None:
         if self.page is not None:

@@ -226,7 +226,8 @@ def _measure_logged(
     background_voices: int, cpu: CpuWatch,
 ) -> dict[str, Any]:
     program = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+        command, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=log_file,
         text=True, env={**os.environ, "JACK_DEFAULT_SERVER": server},
     )
     assert program.stdin is not None and program.stdout is not None
@@ -394,7 +395,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                     [f"{edge} {name}" for name in background for edge in ("press", "release")],
                     arguments.background_voices,
                     watched={"jackd": jackd.pid, "broker": beside[0].pid,
-                             "agent": beside[1].pid},
+                             "agent": beside[1].pid,
+                             **({} if dashboard is None else dashboard.watched())},
                 )
                 if load is not None:
                     from station.telemetry.eventlog import DeliveryCursor

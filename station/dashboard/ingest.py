@@ -39,6 +39,10 @@ from station.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+GATHER_BELOW = 50
+"""A batch smaller than this waits `IngestSettings.gather_s` for more."""
+
+
 @dataclass(frozen=True)
 class IngestSettings:
     """Where ingest finds the broker and how it keeps its session."""
@@ -59,6 +63,8 @@ class IngestSettings:
     """Most messages written in one transaction. A batch is what arrived while the last one
     was written, so it grows only when ingest is busy, where fewer, larger transactions
     keep up (each has a commit and an update per station and session it touches)."""
+    gather_s: float = 0.02
+    """How long the writer waits after a batch's first message for more (seconds)."""
     tls: bool = False
     ca_file: str | None = None
     """None: the system's CAs."""
@@ -287,9 +293,22 @@ class Ingest:
                 batch = [self._queue.get(timeout=0.2)]
             except queue.Empty:
                 continue
+            gathered = time.monotonic() + self.settings.gather_s
             while len(batch) < self.settings.batch_max:
                 try:
                     batch.append(self._queue.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
+                # Quiet: what a press sends (its events, the counts, the state) arrives
+                # within a few milliseconds, and waiting `gather_s` for the rest writes it in
+                # one transaction, not four, each with its commit and a render for every live
+                # page. Busy (a batch already large), the writer goes on at once.
+                left = gathered - time.monotonic()
+                if len(batch) >= GATHER_BELOW or left <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=left))
                 except queue.Empty:
                     break
             try:
