@@ -78,15 +78,18 @@ class IngestProcess:
         formatter = root.handlers[0].formatter if root.handlers else None
         logging_setup = (root.level, formatter._fmt if formatter else None,
                          formatter.datefmt if formatter else None)
-        self._process = context.Process(
+        process = context.Process(
             target=_serve, name="dashboard-ingest", daemon=True,
             args=(self.settings, theirs, self._stop_child, logging_setup))
-        self._process.start()
+        process.start()
         theirs.close()
         self._connection = ours
         self._pipe_thread = threading.Thread(target=self._serve_child, name="ingest-writes",
                                              daemon=True)
         self._pipe_thread.start()
+        # Last: until then `writing` says yes. Set first, the watchdog could find the process
+        # started and its pipe thread not yet, and stop the dashboard.
+        self._process = process
 
     def _serve_child(self) -> None:
         """Write what the child sends, answer it, and keep its status."""
