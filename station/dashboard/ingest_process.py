@@ -151,7 +151,8 @@ class IngestProcess:
     def status(self) -> IngestStatus:
         if not self.writing:
             return IngestStatus(connected=False, since=self._status.since,
-                                problem="the dashboard's ingest stopped; it is restarted",
+                                problem="the dashboard's receiving part stopped and is "
+                                "being restarted",
                                 waiting=0, lag_s=None, database_problem="")
         return self._status
 
